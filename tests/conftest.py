@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny Video ReCap configs, a GPT-2-style tokenizer trained in the test session, a processor."""
+
+import os
+
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from tests.utils import make_tiny_config, train_tiny_tokenizer  # noqa: E402
+from transformers_recap import VideoReCapProcessor, VideoReCapVideoProcessor  # noqa: E402
+
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    return train_tiny_tokenizer()
+
+
+@pytest.fixture
+def tiny_config(tiny_tokenizer):
+    return make_tiny_config(tiny_tokenizer)
+
+
+@pytest.fixture
+def tiny_processor(tiny_tokenizer, tiny_config):
+    video_processor = VideoReCapVideoProcessor(
+        size={"shortest_edge": tiny_config.vision_config.image_size},
+        crop_size={"height": tiny_config.vision_config.image_size, "width": tiny_config.vision_config.image_size},
+    )
+    return VideoReCapProcessor(
+        video_processor=video_processor, tokenizer=tiny_tokenizer, level_settings=tiny_config.level_settings
+    )
