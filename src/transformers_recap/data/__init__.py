@@ -1,0 +1,52 @@
+"""Datasets: the Ego4D-HCap builder and the procedural Synthetic-HCap set written in the same format.
+
+The synthetic names are imported on first use, so that `python -m transformers_recap.data.synthetic` does not find
+its own module already imported.
+"""
+
+import importlib
+from typing import Any
+
+from .ego4d_hcap import (
+    LEVELS,
+    Ego4DHCap,
+    Ego4DHCapConfig,
+    MalformedRecordError,
+    load_ego4d_hcap,
+    read_annotation_file,
+    read_feature_file,
+)
+from .safe_pickle import UnsafePickleError, load_plain_pickle
+
+
+_SYNTHETIC_NAMES = (
+    "SyntheticClip",
+    "SyntheticHCapSummary",
+    "SyntheticObject",
+    "SyntheticSegment",
+    "SyntheticVideo",
+    "generate_synthetic_hcap",
+    "iter_synthetic_frames",
+    "plan_synthetic_video",
+    "render_synthetic_video",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SYNTHETIC_NAMES:
+        return getattr(importlib.import_module(".synthetic", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "LEVELS",
+    "Ego4DHCap",
+    "Ego4DHCapConfig",
+    "MalformedRecordError",
+    "UnsafePickleError",
+    "load_ego4d_hcap",
+    "load_plain_pickle",
+    "read_annotation_file",
+    "read_feature_file",
+    *_SYNTHETIC_NAMES,
+]
