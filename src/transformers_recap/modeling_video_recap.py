@@ -873,6 +873,39 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
         if self.generation_config.pad_token_id is None:
             self.generation_config.pad_token_id = self.generation_config.eos_token_id
 
+    @classmethod
+    def from_pretrained_parts(
+        cls,
+        text: str = "gpt2",
+        vision: str | None = "timm:vit_base_patch16_clip_224.openai",
+        qformer: str = "random",
+        config: VideoReCapConfig | None = None,
+        **kwargs,
+    ) -> "VideoReCapForConditionalGeneration":
+        r"""
+        Initialises Video ReCap for training from scratch from public pretrained parts, as the original training does.
+
+        Args:
+            text (`str`, *optional*, defaults to `"gpt2"`):
+                GPT-2 directory or Hub id: the decoder, and the starting point of every level's `ln_1`/`ln_2`. The gated
+                cross-attention blocks are new, with zero gates, so the untrained model generates exactly like GPT-2.
+            vision (`str`, *optional*, defaults to `"timm:vit_base_patch16_clip_224.openai"`):
+                The video encoder: LaViLa's dual-encoder checkpoint (what the original trains with), a converted
+                encoder directory, or `"timm:<name>"` / a timm state dict of CLIP ViT-B/16 (spatial weights from CLIP,
+                temporal attention starting as a no-op, as in LaViLa). `None` leaves it random.
+            qformer (`str`, *optional*, defaults to `"random"`):
+                `"random"`: 12-layer randomly initialised Q-Formers, as the original code builds them (the default);
+                or a DistilBERT directory or Hub id: the paper's 6-layer Q-Formers with cross-attention in every layer.
+            config ([`VideoReCapConfig`], *optional*):
+                The architecture; by default built from the parts (GPT-2's config, the encoder's shapes).
+            kwargs: passed to `from_pretrained` of GPT-2 and DistilBERT (e.g. `revision`, `cache_dir`).
+        """
+        try:
+            from transformers_recap.pretrained_parts import build_from_pretrained_parts
+        except ImportError as error:
+            raise ImportError("from_pretrained_parts needs the transformers-recap package installed.") from error
+        return build_from_pretrained_parts(cls, text=text, vision=vision, qformer=qformer, config=config, **kwargs)
+
     def get_input_embeddings(self) -> nn.Embedding:
         return self.model.get_input_embeddings()
 
@@ -924,6 +957,8 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
         logits_to_keep (`int` or `torch.Tensor`, *optional*):
             Compute logits only for the last `logits_to_keep` positions (0: all).
         """
+        # Trainer passes the number of target tokens in the whole (multi-process, accumulated) batch for the loss.
+        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -944,7 +979,9 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
         logits = self.lm_head(hidden_states[:, slice_indices, :])
         loss = None
         if labels is not None:
-            loss = self.loss_function(logits, labels, vocab_size=self.config.text_config.vocab_size, **kwargs)
+            loss = self.loss_function(
+                logits, labels, vocab_size=self.config.text_config.vocab_size, num_items_in_batch=num_items_in_batch
+            )
         return VideoReCapCausalLMOutput(
             loss=loss,
             logits=logits,
