@@ -1,7 +1,7 @@
 # Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
 """transformers-recap: Video ReCap (recursive clip / segment / video captioning) for the Hugging Face ecosystem.
 
-Importing the package registers `video_recap` with transformers' Auto classes.
+Importing the package registers `video_recap` with transformers' Auto classes and the `"video-recap"` pipeline task.
 """
 
 from transformers import (
@@ -11,6 +11,7 @@ from transformers import (
     AutoProcessor,
     AutoVideoProcessor,
 )
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from .configuration_video_recap import (
     LEVELS,
@@ -18,13 +19,17 @@ from .configuration_video_recap import (
     VideoReCapLevelSettings,
     VideoReCapVisionConfig,
 )
+from .cpu_matmul import onednn_linear_layers
+from .hierarchy import HierarchicalCaptioner, HierarchicalCaptions, TimedCaption
 from .modeling_video_recap import (
     VideoReCapForConditionalGeneration,
     VideoReCapModel,
     VideoReCapPreTrainedModel,
     VideoReCapVisionModel,
 )
+from .pipeline_video_recap import VideoReCapPipeline
 from .processing_video_recap import VideoReCapProcessor
+from .video_io import VideoClipReader, VideoDecodingError, VideoMetadata, open_video
 from .video_processing_video_recap import VideoReCapVideoProcessor
 
 
@@ -46,15 +51,28 @@ VideoReCapForConditionalGeneration.register_for_auto_class("AutoModelForImageTex
 VideoReCapVideoProcessor.register_for_auto_class("AutoVideoProcessor")
 VideoReCapProcessor.register_for_auto_class("AutoProcessor")
 
+PIPELINE_REGISTRY.register_pipeline(
+    "video-recap", pipeline_class=VideoReCapPipeline, pt_model=AutoModelForImageTextToText, type="multimodal"
+)
+
 __all__ = [
     "LEVELS",
+    "HierarchicalCaptioner",
+    "HierarchicalCaptions",
+    "TimedCaption",
+    "VideoClipReader",
+    "VideoDecodingError",
+    "VideoMetadata",
     "VideoReCapConfig",
     "VideoReCapForConditionalGeneration",
     "VideoReCapLevelSettings",
     "VideoReCapModel",
+    "VideoReCapPipeline",
     "VideoReCapPreTrainedModel",
     "VideoReCapProcessor",
     "VideoReCapVideoProcessor",
     "VideoReCapVisionConfig",
     "VideoReCapVisionModel",
+    "onednn_linear_layers",
+    "open_video",
 ]

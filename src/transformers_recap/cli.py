@@ -1,0 +1,275 @@
+# Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
+"""
+The `transformers-recap` command.
+
+    transformers-recap caption VIDEO --model DIR_OR_ID [--format json|srt|vtt|md] [--output FILE]
+    transformers-recap caption DIR_OR_LIST.txt --model DIR_OR_ID --output RESULTS.jsonl
+
+Each subcommand is a function `add_<name>_parser(subparsers)` listed in `SUBCOMMANDS`; it registers its arguments
+and sets `handler` to a function `(args) -> exit code`.
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .configuration_video_recap import LEVELS
+from .video_io import VIDEO_EXTENSIONS, VideoClipReader, VideoDecodingError
+
+
+PROG = "transformers-recap"
+LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
+FORMATS = {"json": "to_json", "srt": "to_srt", "vtt": "to_vtt", "md": "to_markdown"}
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, no traceback."""
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# caption
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def add_caption_parser(subparsers: "argparse._SubParsersAction") -> None:
+    parser = subparsers.add_parser(
+        "caption",
+        help="caption videos at the clip, segment and video levels",
+        description=(
+            "Caption one video (writes the chosen format), or every video of a directory or of a text file listing "
+            "one path per line (appends one JSON line per finished video to --output; rerun to resume)."
+        ),
+    )
+    parser.add_argument("input", help="a video file, a directory of videos, or a .txt file listing videos")
+    parser.add_argument("--model", required=True, help="a saved Video ReCap model directory or Hub id")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="json", help="output format (single video)")
+    parser.add_argument("--output", help="output file (default for a single video: standard output)")
+    parser.add_argument(
+        "--levels", default=",".join(LEVELS), help="comma-separated levels to produce (default: clip,segment,video)"
+    )
+    parser.add_argument("--clip-seconds", type=float, help="clip window in seconds (default: the model's, 4)")
+    parser.add_argument("--segment-seconds", type=float, help="segment window in seconds (default: the model's, 180)")
+    parser.add_argument("--batch-size", type=int, default=32, help="clips per model call (default: 32)")
+    parser.add_argument("--max-new-tokens", type=int, help="cap on generated tokens at every level")
+    parser.add_argument("--num-beams", type=int, help="beam search width (default: greedy)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="model dtype (default: float32)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=run_caption)
+
+
+def _parse_levels(text: str) -> tuple[str, ...]:
+    levels = tuple(level.strip() for level in text.split(",") if level.strip())
+    unknown = [level for level in levels if level not in LEVELS]
+    if unknown or not levels:
+        raise CommandError(f"--levels must be a comma-separated subset of {','.join(LEVELS)}, got {text!r}")
+    return levels
+
+
+def list_videos(source: str) -> list[str]:
+    """The videos of a directory (recursively, sorted, by extension) or of a list file (one path per line)."""
+    path = Path(source)
+    if path.is_dir():
+        videos = sorted(
+            str(item) for item in path.rglob("*") if item.is_file() and item.suffix.lower() in VIDEO_EXTENSIONS
+        )
+        if not videos:
+            raise CommandError(f"{source}: directory contains no videos ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+        return videos
+    base = path.parent
+    videos = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            videos.append(line if os.path.isabs(line) else str(base / line))
+    if not videos:
+        raise CommandError(f"{source}: list file names no videos")
+    return videos
+
+
+def _is_batch_input(source: str) -> bool:
+    return os.path.isdir(source) or Path(source).suffix.lower() in LIST_EXTENSIONS and os.path.isfile(source)
+
+
+def _build_pipeline(args: argparse.Namespace):
+    import torch
+    from transformers import pipeline
+    from transformers.utils import logging
+
+    if args.no_progress:
+        logging.disable_progress_bar()
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return pipeline("video-recap", model=args.model, device=device, dtype=getattr(torch, args.dtype))
+    except (OSError, ValueError, RuntimeError) as error:
+        raise CommandError(f"{args.model}: cannot load the model ({error})") from None
+
+
+def _call_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.batch_size < 1:
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
+    options = {"levels": _parse_levels(args.levels), "batch_size": args.batch_size, "progress": not args.no_progress}
+    for name in ("clip_seconds", "segment_seconds", "max_new_tokens", "num_beams"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def run_caption(args: argparse.Namespace) -> int:
+    if not os.path.exists(args.input):
+        raise CommandError(f"{args.input}: no such file or directory")
+    options = _call_options(args)
+    if _is_batch_input(args.input):
+        return _caption_batch(args, options)
+    return _caption_single(args, options)
+
+
+def _caption_single(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    try:
+        # Fail on an unreadable file before spending time on the model.
+        VideoClipReader(args.input).close()
+    except VideoDecodingError as error:
+        raise CommandError(str(error)) from None
+    recap = _build_pipeline(args)
+    try:
+        captions = recap(args.input, **options)
+    except VideoDecodingError as error:
+        raise CommandError(str(error)) from None
+    text = getattr(captions, FORMATS[args.format])()
+    if not text.endswith("\n"):
+        text += "\n"
+    if args.output:
+        _write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _caption_batch(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    if not args.output:
+        raise CommandError("captioning a directory or a list needs --output RESULTS.jsonl")
+    if args.format != "json":
+        raise CommandError("captioning a directory or a list writes JSON lines; use --format json")
+    videos = list_videos(args.input)
+    done = read_finished(args.output)
+    pending = [video for video in videos if _key(video) not in done]
+    skipped = len(videos) - len(pending)
+    if skipped:
+        print(f"{PROG}: {skipped} of {len(videos)} videos already in {args.output}, skipping them", file=sys.stderr)
+    if not pending:
+        return 0
+    recap = _build_pipeline(args)
+    failures = 0
+    for video in pending:
+        try:
+            record = {"video": video, **recap(video, **options).to_dict()}
+        except VideoDecodingError as error:
+            record = {"video": video, "error": error.reason}
+            failures += 1
+            _error(str(error))
+        append_record(args.output, record)
+    print(f"{PROG}: captioned {len(pending) - failures} videos, {failures} failed -> {args.output}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Results files
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _key(video: str) -> str:
+    return os.path.normpath(os.path.abspath(video))
+
+
+def read_finished(path: str) -> set[str]:
+    """
+    The videos already recorded in a results file (captioned or failed). A last line cut short by a kill is not
+    finished work: it is removed, so that the next append starts on a fresh line.
+    """
+    if not os.path.exists(path):
+        return set()
+    with open(path, "r+b") as file:
+        data = file.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) < len(data):
+            file.truncate(len(complete))
+    done = set()
+    for line in complete.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "video" in record:
+            done.add(_key(record["video"]))
+    return done
+
+
+def append_record(path: str, record: dict[str, Any]) -> None:
+    """Appends one JSON line with a single `write` on an `O_APPEND` descriptor, then syncs it to disk."""
+    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(descriptor, line)
+        while written < len(line):
+            written += os.write(descriptor, line[written:])
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Writes a whole file through a temporary file and a rename, so a kill never leaves half a file."""
+    target = os.path.abspath(path)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    temporary = f"{target}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, target)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------------------------------
+
+SUBCOMMANDS: list[Callable[["argparse._SubParsersAction"], None]] = [add_caption_parser]
+"""Functions that each register one subcommand; add new ones here."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `transformers-recap` argument parser with every subcommand of `SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(prog=PROG, description="Video ReCap: hierarchical captions of long videos.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_parser in SUBCOMMANDS:
+        add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CommandError as error:
+        _error(str(error))
+        return 1
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+# Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
+"""`pipeline("video-recap")`: a video file (or decoded frames) to clip captions, segment descriptions and a summary."""
+
+import os
+from typing import Any
+
+from transformers import Pipeline
+from transformers.utils import logging
+
+from .configuration_video_recap import LEVELS
+from .hierarchy import HierarchicalCaptioner, HierarchicalCaptions
+from .video_io import DEFAULT_SHORT_SIDE, open_video
+
+
+logger = logging.get_logger(__name__)
+
+
+class VideoReCapPipeline(Pipeline):
+    r"""
+    Recursive captioning of a whole video with a Video ReCap or Video ReCap-U model: a caption every 4 s, a
+    description of every 3-minute segment and a summary of the video, returned as a [`HierarchicalCaptions`].
+
+    Example:
+
+    ```python
+    >>> import transformers_recap  # registers the task
+    >>> from transformers import pipeline
+
+    >>> recap = pipeline("video-recap", model="path/to/video-recap")
+    >>> captions = recap("kitchen.mp4")
+    >>> print(captions.summary)
+    >>> open("kitchen.srt", "w").write(captions.to_srt())
+    ```
+
+    Inputs (one, or a list for several videos): a video file path, a dict `{"frames": array, "fps": float}` of decoded
+    RGB frames `(num_frames, height, width, 3)`, or such an array with the `fps` call option.
+
+    Call options (also accepted when building the pipeline):
+        levels (`Sequence[str]`, *optional*): levels to produce (default all); lower levels a level reads are
+            computed too.
+        clip_seconds (`float`, *optional*), segment_seconds (`float`, *optional*): window lengths (defaults: the
+            model's, 4 s and 180 s).
+        batch_size (`int`, *optional*, defaults to 32): clips (and segment windows) per model call. Videos are always
+            processed one at a time.
+        fps (`float`, *optional*): frame rate of decoded-frame inputs.
+        level_generate_kwargs (`dict[str, dict]`, *optional*): generation options for one level only, e.g.
+            `{"clip": {"max_new_tokens": 20}}`.
+        use_onednn (`bool`, *optional*, defaults to `True`), progress (`bool`, *optional*, defaults to `True`),
+        short_side (`int`, *optional*, defaults to 288), decode_threads (`int`, *optional*, defaults to 0): see
+            [`HierarchicalCaptioner`].
+        generation options (`max_new_tokens`, `num_beams`, ..., or `generate_kwargs`): passed to `generate` at every
+            level.
+    """
+
+    _load_processor = True
+    _load_tokenizer = False
+    _load_image_processor = False
+    _load_video_processor = False
+    _load_feature_extractor = False
+    _pipeline_calls_generate = True
+
+    def __init__(self, *args, **kwargs):
+        # `batch_size` means clips per model call here; the base class would batch whole inputs with it instead.
+        if "batch_size" in kwargs:
+            kwargs["model_batch_size"] = kwargs.pop("batch_size")
+        super().__init__(*args, **kwargs)
+        if self.processor is None:
+            raise ValueError("The video-recap pipeline needs a VideoReCapProcessor (saved next to the model).")
+
+    def __call__(self, inputs, **kwargs) -> HierarchicalCaptions | list[HierarchicalCaptions]:
+        """
+        Captions one video (returns a [`HierarchicalCaptions`]) or a list of videos (returns a list), see the class
+        docstring for inputs and options. Raises [`VideoDecodingError`] for a video that cannot be read.
+        """
+        if "batch_size" in kwargs:
+            kwargs["model_batch_size"] = kwargs.pop("batch_size")
+        return super().__call__(inputs, **kwargs)
+
+    def _sanitize_parameters(
+        self,
+        levels=None,
+        clip_seconds=None,
+        segment_seconds=None,
+        model_batch_size=None,
+        fps=None,
+        level_generate_kwargs=None,
+        use_onednn=None,
+        progress=None,
+        short_side=None,
+        decode_threads=None,
+        generate_kwargs=None,
+        **generation_parameters,
+    ):
+        unknown = set(generation_parameters) - set(self.model.generation_config.to_dict()) - {"generation_config"}
+        if unknown:
+            raise TypeError(f"VideoReCapPipeline got unexpected options {sorted(unknown)}.")
+        preprocess_params, forward_params = {}, {}
+        for name, value in (("fps", fps), ("short_side", short_side), ("decode_threads", decode_threads)):
+            if value is not None:
+                preprocess_params[name] = value
+        if clip_seconds is not None:
+            preprocess_params["clip_seconds"] = clip_seconds
+            forward_params["clip_seconds"] = clip_seconds
+        for name, value in (
+            ("levels", levels),
+            ("segment_seconds", segment_seconds),
+            ("batch_size", model_batch_size),
+            ("level_generate_kwargs", level_generate_kwargs),
+            ("use_onednn", use_onednn),
+            ("progress", progress),
+        ):
+            if value is not None:
+                forward_params[name] = value
+        if generate_kwargs is not None or generation_parameters:
+            forward_params["generate_kwargs"] = {**(generate_kwargs or {}), **generation_parameters}
+        return preprocess_params, forward_params, {}
+
+    def preprocess(
+        self,
+        video,
+        fps: float | None = None,
+        clip_seconds: float | None = None,
+        short_side: int | None = DEFAULT_SHORT_SIDE,
+        decode_threads: int = 0,
+    ) -> dict[str, Any]:
+        if isinstance(video, os.PathLike):
+            video = os.fspath(video)
+        clip_seconds = clip_seconds or self.model.config.get_level_settings("clip").window_seconds
+        num_frames = self.model.config.vision_config.num_frames
+        reader = open_video(video, clip_seconds, num_frames, fps, short_side, decode_threads)
+        return {"reader": reader}
+
+    def _forward(
+        self,
+        model_inputs: dict[str, Any],
+        levels=LEVELS,
+        clip_seconds: float | None = None,
+        segment_seconds: float | None = None,
+        batch_size: int = 32,
+        generate_kwargs: dict | None = None,
+        level_generate_kwargs: dict | None = None,
+        use_onednn: bool = True,
+        progress: bool = True,
+    ) -> dict[str, HierarchicalCaptions]:
+        captioner = HierarchicalCaptioner(
+            self.model,
+            self.processor,
+            levels=levels,
+            clip_seconds=clip_seconds,
+            segment_seconds=segment_seconds,
+            batch_size=batch_size,
+            generate_kwargs=self._prepare_generate_kwargs(generate_kwargs or {}),
+            level_generate_kwargs=level_generate_kwargs,
+            use_onednn=use_onednn,
+            progress=progress,
+        )
+        with model_inputs["reader"] as reader:
+            return {"captions": captioner.caption_video(reader)}
+
+    def postprocess(self, model_outputs: dict[str, HierarchicalCaptions]) -> HierarchicalCaptions:
+        return model_outputs["captions"]
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any):
+        """Saves the model, the pipeline code and the processor (which the base class leaves out)."""
+        super().save_pretrained(save_directory, **kwargs)
+        self.processor.save_pretrained(save_directory)
+
+
+__all__ = ["VideoReCapPipeline"]

@@ -1,0 +1,662 @@
+# Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
+"""
+Video decoding for Video ReCap: the frames of every clip window of a video, decoded with PyAV.
+
+Frame positions follow the original evaluation loader (`video_loader_moviepy` + `get_frame_ids`): a window
+`[start, end]` is turned into frame indices with the video's frame rate, cut into `num_frames` equal parts and the
+middle index of each part is taken; each index `i` is then read as the frame shown at time `i / fps`. The original
+always assumed 30 fps; here the file's real average frame rate is used, which for a 30-fps video gives the original's
+positions (o+15, o+45, o+74, o+104 for a 4-s clip starting at frame o). Frames are looked up by presentation
+timestamp, so variable-frame-rate videos get the frame actually on screen at each time.
+
+The reader decodes forward and seeks over gaps that contain a keyframe, converts only the selected frames to RGB,
+scales them down during that conversion so that the short side is at most `short_side` pixels (288 by default, the
+size of the original's training chunks made with ffmpeg's default bicubic scaler; the processor then resizes to 224),
+and applies the display-matrix rotation. Only the current clip is held in memory.
+
+PyAV does the demuxing, decoding and scaling; what is written here is the frame selection, the seek policy and the
+error reporting, which no library provides in this form.
+"""
+
+import math
+import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TypeVar
+
+import av
+import numpy as np
+import torch
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+VIDEO_EXTENSIONS = frozenset(
+    {
+        ".3gp",
+        ".avi",
+        ".flv",
+        ".m2ts",
+        ".m4v",
+        ".mkv",
+        ".mov",
+        ".mp4",
+        ".mpeg",
+        ".mpg",
+        ".mts",
+        ".ogv",
+        ".ts",
+        ".webm",
+        ".wmv",
+    }
+)
+"""File extensions treated as videos when a directory is scanned."""
+
+DEFAULT_SHORT_SIDE = 288
+"""Short side (pixels) frames are scaled down to while decoding, as in the original's training chunks."""
+
+_TRUNCATION_TOLERANCE_SECONDS = 1.0
+_MIN_SEEK_GAIN_SECONDS = 0.5
+
+T = TypeVar("T")
+
+
+class VideoDecodingError(Exception):
+    """
+    A video that cannot be decoded. `str(error)` is one line naming the file and the problem.
+
+    Args:
+        path (`str`): the file (or a description of the in-memory input).
+        reason (`str`): what is wrong, e.g. `"has no video stream (audio only)"`.
+    """
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class VideoMetadata:
+    r"""
+    What the reader knows about a video before decoding it.
+
+    Args:
+        duration (`float`): seconds from the first frame to the end of the video stream.
+        fps (`float`): average frame rate (frames / duration for a variable frame rate).
+        num_frames (`int`): `int(duration * fps)`, the frame count the original loader assumes (at least 1).
+        width (`int`), height (`int`): displayed frame size (after rotation and sample aspect ratio).
+        rotation (`int`): counter-clockwise rotation (degrees, a multiple of 90) applied to decoded frames.
+        path (`str`, *optional*): the file.
+    """
+
+    duration: float
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+    rotation: int = 0
+    path: str | None = None
+
+
+@dataclass
+class VideoClip:
+    r"""
+    The sampled frames of one clip window.
+
+    Args:
+        index (`int`): position of the window in the video (0-based).
+        start (`float`), end (`float`): the window in seconds.
+        frames (`np.ndarray` of shape `(num_frames, height, width, 3)`): RGB uint8 frames.
+        timestamps (`list[float]`): presentation time (seconds from the first frame) of each returned frame.
+    """
+
+    index: int
+    start: float
+    end: float
+    frames: np.ndarray
+    timestamps: list[float]
+
+
+def clip_windows(duration: float, clip_seconds: float) -> list[tuple[float, float]]:
+    """
+    Consecutive windows `[t, min(t + clip_seconds, duration)]` for `t = 0, clip_seconds, ... < duration`, as the
+    original's recursive inference cuts a video; the last window is shorter when `duration` is not a multiple.
+    """
+    if clip_seconds <= 0:
+        raise ValueError(f"Window length must be positive, got {clip_seconds}.")
+    if duration <= 0:
+        return []
+    count = math.ceil(duration / clip_seconds - 1e-9)
+    return [(index * clip_seconds, min((index + 1) * clip_seconds, duration)) for index in range(count)]
+
+
+def segment_middle_indices(start_frame: int, end_frame: int, num_segments: int) -> list[int]:
+    """
+    Cuts the frame range `[start_frame, end_frame)` into `num_segments` equal parts (boundaries rounded half to even,
+    as numpy rounds) and returns the middle frame of each: the deterministic frame choice of the original
+    `get_frame_ids(..., jitter=False)`.
+    """
+    part = (end_frame - start_frame - 1) / num_segments
+    bounds = [start_frame + int(np.round(part * index)) for index in range(num_segments + 1)]
+    return [(bounds[index] + min(bounds[index + 1], end_frame)) // 2 for index in range(num_segments)]
+
+
+def clip_frame_indices(start: float, end: float, fps: float, num_video_frames: int, num_frames: int = 4) -> list[int]:
+    """
+    Frame indices the original evaluation loader reads for the window `[start, end]` (seconds), with the video's real
+    frame rate instead of its fixed 30 fps: offset `round(start * fps)`, length `max(int((end - start) * fps),
+    num_frames)` cut at the end of the video, `num_frames` middle indices. Always within `[0, num_video_frames)`.
+    """
+    num_video_frames = max(num_video_frames, 1)
+    offset = int(np.round(start * fps))
+    length = max(int((end - start) * fps), num_frames)
+    stop = min(offset + length, num_video_frames)
+    offset = min(offset, stop - 1)
+    return segment_middle_indices(offset, stop, num_frames)
+
+
+def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(width, height) with the short side scaled down to `short_side` (never up), keeping the aspect ratio."""
+    if short_side is None or min(width, height) <= short_side:
+        return width, height
+    scale = short_side / min(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+class VideoClipReader:
+    r"""
+    Streams the sampled frames of each clip window of a video file.
+
+    Args:
+        path (`str` or `os.PathLike`): the video file.
+        clip_seconds (`float`, *optional*, defaults to 4.0): window length.
+        num_frames (`int`, *optional*, defaults to 4): frames per window.
+        short_side (`int`, *optional*, defaults to 288): frames whose short side is longer are scaled down to it while
+            decoding (`None`: keep the decoded size).
+        decode_threads (`int`, *optional*, defaults to 0): decoder threads (0: FFmpeg's choice, 1: no threading).
+
+    Raises:
+        [`VideoDecodingError`]: the file is missing, not a video, has no video stream or no frames.
+
+    Iterating yields one [`VideoClip`] per window of [`clip_windows`]; a [`VideoDecodingError`] is raised there when
+    the data turns out to be corrupt or truncated.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        clip_seconds: float = 4.0,
+        num_frames: int = 4,
+        short_side: int | None = DEFAULT_SHORT_SIDE,
+        decode_threads: int = 0,
+    ):
+        self.path = os.fspath(path)
+        self.clip_seconds = float(clip_seconds)
+        self.num_frames = num_frames
+        self.short_side = short_side
+        self._container = _open_container(self.path)
+        try:
+            self._stream = self._select_video_stream()
+            self._stream.thread_type = "AUTO"
+            self._stream.codec_context.thread_count = decode_threads
+            self._time_base = self._stream.time_base
+            self._seconds_per_tick = float(self._time_base)
+            self._start_time = float(self._stream.start_time * self._time_base) if self._stream.start_time else 0.0
+            self.metadata = self._read_metadata()
+            self._keyframe_times = self._read_keyframe_times()
+        except BaseException:
+            self._container.close()
+            raise
+        self.windows = clip_windows(self.metadata.duration, self.clip_seconds)
+        self._frames = None
+        self._previous = None
+        self._upcoming = None
+        self._position = -math.inf
+        self._seek_landing = None
+        self._seek_threshold = 5.0
+        self._seekable = True
+        self._converted = (None, None)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __enter__(self) -> "VideoClipReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Releases the file."""
+        self._frames = self._previous = self._upcoming = None
+        self._converted = (None, None)
+        self._container.close()
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Opening
+    # ----------------------------------------------------------------------------------------------------------------
+
+    def _select_video_stream(self) -> "av.video.stream.VideoStream":
+        streams = self._container.streams
+        if not streams.video:
+            if streams.audio:
+                raise VideoDecodingError(self.path, "has no video stream (audio only)")
+            if not len(streams):
+                raise VideoDecodingError(self.path, "contains no streams (zero-length video)")
+            raise VideoDecodingError(self.path, "has no video stream")
+        return streams.video[0]
+
+    def _read_metadata(self) -> VideoMetadata:
+        stream = self._stream
+        duration = None
+        if stream.duration:
+            duration = float(stream.duration * self._time_base)
+        elif self._container.duration:
+            container_start = (self._container.start_time or 0) / av.time_base
+            duration = self._container.duration / av.time_base - max(self._start_time - container_start, 0.0)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not duration or duration <= 0 or not rate:
+            duration, rate = self._scan_packets(rate)
+        fps = float(rate)
+        first = self._peek_first_frame()
+        rotation = _rotation_of(first)
+        width, height = first.width, first.height
+        aspect = stream.sample_aspect_ratio
+        if aspect and aspect > 0 and aspect != 1:
+            width = max(1, round(width * float(aspect)))
+        if rotation % 180:
+            width, height = height, width
+        return VideoMetadata(
+            duration=duration,
+            fps=fps,
+            num_frames=max(1, int(duration * fps)),
+            width=width,
+            height=height,
+            rotation=rotation,
+            path=self.path,
+        )
+
+    def _scan_packets(self, rate: Fraction | None) -> tuple[float, Fraction]:
+        """
+        Duration (and frame rate, if the header has none) from the packets, for headers without them (e.g. raw
+        elementary streams): the last packet end time, or the packet count at the header's rate when packets carry no
+        timestamps. Reads a second opening of the file, as such streams often cannot seek back.
+        """
+        end, count, timed_packets = 0.0, 0, 0
+        try:
+            with av.open(self.path, mode="r") as container:
+                stream = container.streams.video[0]
+                for packet in container.demux(stream):
+                    if packet.size == 0:
+                        continue  # the demuxer's final flush packet
+                    count += 1
+                    if packet.pts is not None:
+                        timed_packets += 1
+                        packet_end = (packet.pts + (packet.duration or 0)) * self._seconds_per_tick - self._start_time
+                        end = max(end, packet_end)
+        except av.FFmpegError as error:
+            raise VideoDecodingError(self.path, f"corrupt video data ({_describe(error)})") from None
+        if not count:
+            raise VideoDecodingError(self.path, "contains no video frames (zero-length video)")
+        if timed_packets < count or end <= 0:
+            if not rate:
+                raise VideoDecodingError(self.path, "has neither timestamps nor a frame rate")
+            return count / float(rate), rate
+        return end, rate or Fraction(count) / Fraction(end).limit_denominator(1_000_000)
+
+    def _peek_first_frame(self) -> "av.VideoFrame":
+        # A second, single-threaded opening of the file: the decoder of the main one is only opened by the thread that
+        # iterates, whose scheduling priority its worker threads then inherit.
+        try:
+            with av.open(self.path, mode="r") as container:
+                stream = container.streams.video[0]
+                stream.codec_context.thread_count = 1
+                for frame in container.decode(stream):
+                    return frame
+        except av.FFmpegError as error:
+            raise VideoDecodingError(self.path, f"corrupt video data ({_describe(error)})") from None
+        raise VideoDecodingError(self.path, "contains no video frames (zero-length video)")
+
+    def _read_keyframe_times(self) -> np.ndarray | None:
+        """Keyframe times (seconds, decode order timestamps) from the container index, when it has one."""
+        entries = self._stream.index_entries
+        if entries is None or len(entries) == 0:
+            return None
+        times = [entry.timestamp for entry in entries if entry.is_keyframe]
+        if not times:
+            return None
+        return np.asarray(times, dtype=np.float64) * float(self._time_base) - self._start_time
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Decoding
+    # ----------------------------------------------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[VideoClip]:
+        meta = self.metadata
+        for index, (start, end) in enumerate(self.windows):
+            indices = clip_frame_indices(start, end, meta.fps, meta.num_frames, self.num_frames)
+            frames, timestamps = [], []
+            for frame_index in indices:
+                frame, timestamp = self._frame_at(frame_index / meta.fps)
+                frames.append(self._to_rgb(frame))
+                timestamps.append(timestamp)
+            yield VideoClip(index=index, start=start, end=end, frames=np.stack(frames), timestamps=timestamps)
+
+    def _frame_time(self, frame: "av.VideoFrame") -> float:
+        if frame.pts is None:
+            # No timestamps (e.g. a raw elementary stream): count frames from the start, which rules out seeking.
+            self._seekable = False
+            return self._position + 1.0 / self.metadata.fps if self._position > -math.inf else 0.0
+        return frame.pts * self._seconds_per_tick - self._start_time
+
+    def _should_seek(self, target: float) -> bool:
+        if not self._seekable or target - self._position < _MIN_SEEK_GAIN_SECONDS:
+            return False
+        if self._keyframe_times is not None:
+            # Seek only when a keyframe lies between the decoder's position and the target: decoding from there skips
+            # everything before it.
+            index = np.searchsorted(self._keyframe_times, target, side="right") - 1
+            return index >= 0 and self._keyframe_times[index] > self._position + _MIN_SEEK_GAIN_SECONDS
+        return target - self._position > self._seek_threshold
+
+    def _seek(self, target: float) -> bool:
+        """Seeks to the keyframe at or before `target`; `False` (and no more seeking) where the input cannot seek."""
+        offset = int(math.floor((max(target, 0.0) + self._start_time) / self._time_base))
+        try:
+            self._container.seek(offset, stream=self._stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            self._seekable = False
+            return False
+        self._frames = self._container.decode(self._stream)
+        self._previous = self._upcoming = self._seek_landing = None
+        return True
+
+    def _next_frame(self) -> "av.VideoFrame | None":
+        try:
+            return next(self._frames)
+        except StopIteration:
+            return None
+        except av.FFmpegError as error:
+            raise VideoDecodingError(
+                self.path, f"corrupt video data after {max(self._position, 0.0):.2f} s ({_describe(error)})"
+            ) from None
+
+    def _frame_at(self, target: float) -> tuple["av.VideoFrame", float]:
+        """The frame on screen at `target` seconds: the last frame whose timestamp is not after it."""
+        # A frame stamped up to half a time-base unit after `target` is the frame of `target` (timestamp rounding).
+        limit = target + self._seconds_per_tick / 2 + 1e-9
+        if self._frames is None:
+            self._frames = self._container.decode(self._stream)
+            self._advance_to(limit)
+        elif self._should_seek(target) and self._seek(target):
+            position_before = self._position
+            self._advance_to(limit)
+            seek_time, backoff = target, 1.0
+            while self._previous is None and seek_time > 0:
+                # The seek overshot (index timestamps are decode times): start from an earlier keyframe.
+                seek_time = max(target - backoff, 0.0)
+                if not self._seek(seek_time):
+                    break
+                self._advance_to(limit)
+                backoff *= 2
+            if self._seek_landing is not None and self._seek_landing <= position_before:
+                # The seek went back to where decoding already was (no keyframe in between): seek less eagerly.
+                self._seek_threshold *= 2
+        else:
+            self._advance_to(limit)
+        if self._previous is not None:
+            frame, timestamp = self._previous
+            if self._upcoming is None and target - timestamp > _TRUNCATION_TOLERANCE_SECONDS:
+                raise VideoDecodingError(
+                    self.path,
+                    f"truncated or corrupt: no frames after {timestamp:.2f} s of the {self.metadata.duration:.2f} s "
+                    "the container declares",
+                )
+            return frame, timestamp
+        if self._upcoming is not None:
+            # The first frame is shown after `target` (e.g. target 0 and a first timestamp of 0.033 s): use it.
+            return self._upcoming
+        raise VideoDecodingError(self.path, "contains no decodable video frames")
+
+    def _advance_to(self, limit: float) -> None:
+        """Decodes until the next frame would be shown after `limit`; keeps the last one shown at or before it."""
+        if self._upcoming is not None:
+            if self._upcoming[1] > limit:
+                return
+            self._previous, self._upcoming = self._upcoming, None
+        while (frame := self._next_frame()) is not None:
+            timestamp = self._frame_time(frame)
+            self._position = timestamp
+            if self._seek_landing is None:
+                self._seek_landing = timestamp
+            if timestamp > limit:
+                self._upcoming = (frame, timestamp)
+                return
+            self._previous = (frame, timestamp)
+
+    def _to_rgb(self, frame: "av.VideoFrame") -> np.ndarray:
+        cached_frame, cached_array = self._converted
+        if cached_frame is frame:
+            return cached_array
+        width, height = frame.width, frame.height
+        aspect = self._stream.sample_aspect_ratio
+        if aspect and aspect > 0 and aspect != 1:
+            width = max(1, round(width * float(aspect)))
+        out_width, out_height = scaled_size(width, height, self.short_side)
+        try:
+            array = frame.to_ndarray(format="rgb24", width=out_width, height=out_height, interpolation="BICUBIC")
+        except av.FFmpegError as error:
+            raise VideoDecodingError(self.path, f"cannot convert a frame to RGB ({_describe(error)})") from None
+        rotation = _rotation_of(frame)
+        if rotation:
+            array = np.ascontiguousarray(np.rot90(array, k=rotation // 90))
+        self._converted = (frame, array)
+        return array
+
+
+class FramesClipReader:
+    r"""
+    The clip windows of a video that is already decoded: the same windows and frame positions as
+    [`VideoClipReader`], on an array of frames at a constant frame rate.
+
+    Args:
+        frames (`np.ndarray` or `torch.Tensor` of shape `(num_video_frames, height, width, 3)`): RGB uint8 frames.
+        fps (`float`): their frame rate.
+        clip_seconds (`float`, *optional*, defaults to 4.0), num_frames (`int`, *optional*, defaults to 4)
+        name (`str`, *optional*): how errors refer to the input.
+    """
+
+    def __init__(
+        self,
+        frames: np.ndarray | torch.Tensor | Sequence[np.ndarray],
+        fps: float,
+        clip_seconds: float = 4.0,
+        num_frames: int = 4,
+        name: str = "<frames>",
+    ):
+        if isinstance(frames, torch.Tensor):
+            frames = frames.cpu().numpy()
+        elif not isinstance(frames, np.ndarray):
+            frames = np.stack([np.asarray(frame) for frame in frames]) if len(frames) else np.zeros((0, 1, 1, 3))
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise VideoDecodingError(
+                name, f"frames must have shape (num_frames, height, width, 3), got {tuple(frames.shape)}"
+            )
+        if len(frames) == 0:
+            raise VideoDecodingError(name, "contains no video frames (zero-length video)")
+        if fps is None or not fps > 0:
+            raise VideoDecodingError(name, f"needs a positive frame rate (fps), got {fps!r}")
+        self.path = name
+        self.frames = frames
+        self.clip_seconds = float(clip_seconds)
+        self.num_frames = num_frames
+        height, width = frames.shape[1:3]
+        duration = len(frames) / fps
+        self.metadata = VideoMetadata(
+            duration=duration, fps=float(fps), num_frames=len(frames), width=width, height=height, path=name
+        )
+        self.windows = clip_windows(duration, self.clip_seconds)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __enter__(self) -> "FramesClipReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release; present for symmetry with [`VideoClipReader`]."""
+
+    def __iter__(self) -> Iterator[VideoClip]:
+        meta = self.metadata
+        for index, (start, end) in enumerate(self.windows):
+            indices = clip_frame_indices(start, end, meta.fps, meta.num_frames, self.num_frames)
+            frames = np.ascontiguousarray(self.frames[indices]).astype(np.uint8, copy=False)
+            yield VideoClip(index, start, end, frames, [frame_index / meta.fps for frame_index in indices])
+
+
+class BackgroundIterator(Iterator[T]):
+    r"""
+    Runs an iterable in a background thread and keeps up to `buffer_size` of its items ready, so that decoding (which
+    PyAV does without holding the GIL) overlaps with model compute. Exceptions are re-raised where the items are
+    consumed. The standard library has no bounded background iterator, hence this small class.
+
+    Args:
+        iterable (`Iterable`): what to run.
+        buffer_size (`int`): items produced ahead of the consumer.
+        niceness (`int`, *optional*, defaults to 0): added to the thread's scheduling niceness (Linux; ignored
+            elsewhere), so that it uses CPU time the consumer leaves idle rather than preempting its compute threads.
+    """
+
+    _DONE = object()
+
+    def __init__(self, iterable: Iterable[T], buffer_size: int = 2, niceness: int = 0):
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, buffer_size))
+        self._stop = threading.Event()
+        self._niceness = niceness
+        self._thread = threading.Thread(target=self._produce, args=(iter(iterable),), daemon=True)
+        self._thread.start()
+
+    def _produce(self, iterator: Iterator[T]) -> None:
+        if self._niceness and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+            try:
+                # On Linux, PRIO_PROCESS with a thread id sets that thread's priority (and its future children's).
+                thread_id = threading.get_native_id()
+                os.setpriority(os.PRIO_PROCESS, thread_id, os.getpriority(os.PRIO_PROCESS, thread_id) + self._niceness)
+            except OSError:
+                pass
+        try:
+            for item in iterator:
+                if not self._put((item, None)):
+                    return
+            self._put((self._DONE, None))
+        except BaseException as error:  # handed to the consumer
+            self._put((self._DONE, error))
+
+    def _put(self, entry: tuple) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __next__(self) -> T:
+        if self._stop.is_set():
+            raise StopIteration
+        item, error = self._queue.get()
+        if item is self._DONE:
+            self._stop.set()
+            if error is not None:
+                raise error
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stops the producer thread and waits for it."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> "BackgroundIterator[T]":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_video(
+    video: "str | os.PathLike | dict | np.ndarray | torch.Tensor",
+    clip_seconds: float = 4.0,
+    num_frames: int = 4,
+    fps: float | None = None,
+    short_side: int | None = DEFAULT_SHORT_SIDE,
+    decode_threads: int = 0,
+) -> VideoClipReader | FramesClipReader:
+    """
+    A clip reader for `video`: a file path, decoded frames `(num_video_frames, height, width, 3)` with `fps`, or a
+    dict `{"frames": ..., "fps": ...}`.
+    """
+    if isinstance(video, dict):
+        if "frames" not in video:
+            raise ValueError("A dict video input needs 'frames' (num_frames, height, width, 3) and 'fps'.")
+        return FramesClipReader(video["frames"], video.get("fps", fps), clip_seconds, num_frames)
+    if isinstance(video, (np.ndarray, torch.Tensor)):
+        return FramesClipReader(video, fps, clip_seconds, num_frames)
+    return VideoClipReader(video, clip_seconds, num_frames, short_side=short_side, decode_threads=decode_threads)
+
+
+def _open_container(path: str) -> "av.container.InputContainer":
+    if not os.path.exists(path):
+        raise VideoDecodingError(path, "no such file")
+    if os.path.isdir(path):
+        raise VideoDecodingError(path, "is a directory, not a video file")
+    if os.path.getsize(path) == 0:
+        raise VideoDecodingError(path, "is empty (0 bytes; zero-length video)")
+    try:
+        return av.open(path, mode="r")
+    except av.error.EOFError:
+        raise VideoDecodingError(path, "ends before any video data (zero-length video)") from None
+    except av.FFmpegError as error:
+        raise VideoDecodingError(path, f"not a readable video file ({_describe(error)})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise VideoDecodingError(path, f"cannot be opened ({error})") from None
+
+
+def _rotation_of(frame: "av.VideoFrame") -> int:
+    """Counter-clockwise display rotation of a decoded frame, rounded to a multiple of 90 degrees, in [0, 360)."""
+    try:
+        rotation = frame.rotation
+    except (AttributeError, ValueError):
+        return 0
+    return (round((rotation or 0) / 90) * 90) % 360
+
+
+def _describe(error: Exception) -> str:
+    """A one-line description of an FFmpeg error (its message without the file name PyAV appends)."""
+    message = getattr(error, "strerror", None) or str(error)
+    return " ".join(str(message).split())
+
+
+__all__ = [
+    "DEFAULT_SHORT_SIDE",
+    "VIDEO_EXTENSIONS",
+    "BackgroundIterator",
+    "FramesClipReader",
+    "VideoClip",
+    "VideoClipReader",
+    "VideoDecodingError",
+    "VideoMetadata",
+    "clip_frame_indices",
+    "clip_windows",
+    "open_video",
+    "scaled_size",
+    "segment_middle_indices",
+]

@@ -1,0 +1,164 @@
+"""`transformers-recap caption`: formats, bad inputs, batch mode, and resuming after a kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.video_fixtures import (  # noqa: F401
+    one_torch_thread,
+    save_tiny_model,
+    write_audio_only,
+    write_frameless_video,
+    write_video,
+)
+from transformers_recap import HierarchicalCaptions, VideoReCapPipeline, cli
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("video") / "clip.mp4", 24 * 10, 24)
+
+
+def caption(*args) -> int:
+    return cli.main(["caption", *map(str, args), "--no-progress"])
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("fmt", ["json", "srt", "vtt", "md"])
+def test_single_video_in_every_format(model_dir, video, tmp_path, fmt):
+    output = tmp_path / f"out.{fmt}"
+    assert caption(video, "--model", model_dir, "--format", fmt, "--output", output, "--segment-seconds", "8") == 0
+    text = output.read_text()
+    if fmt == "json":
+        result = HierarchicalCaptions.from_dict(json.loads(text))
+        assert len(result.clips) == 3 and len(result.segments) == 2 and result.summary
+    elif fmt == "srt":
+        assert text.startswith("1\n00:00:00,000 --> 00:00:08,000\n")
+    elif fmt == "vtt":
+        assert text.startswith("WEBVTT\n\nNOTE\nSummary: ")
+    else:
+        assert text.startswith("# Video summary\n")
+
+
+def test_single_video_to_stdout_with_options(model_dir, video, capsys):
+    assert caption(video, "--model", model_dir, "--levels", "clip", "--clip-seconds", "5", "--batch-size", "1") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [(c["start"], c["end"]) for c in result["clips"]] == [(0.0, 5.0), (5.0, 10.0)]
+    assert result["segments"] == [] and result["summary"] is None
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.mp4", "no such file"),
+        (lambda d: (d / "notes.mp4").write_text("hello") and d / "notes.mp4", "not a readable video file"),
+        (lambda d: write_frameless_video(d / "empty.mkv"), "zero-length video"),
+        (lambda d: write_audio_only(d / "speech.m4a"), "no video stream (audio only)"),
+        (lambda d: d / "truncated.mp4", "truncated"),
+    ],
+)
+def test_bad_single_inputs_fail_with_one_line(model_dir, tmp_path, capsys, make, message):
+    good = write_video(tmp_path / "good.mp4", 30 * 12, 30, faststart=True)
+    (tmp_path / "truncated.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    path = make(tmp_path)
+    assert caption(path, "--model", model_dir) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith(f"transformers-recap: error: {path}") and message in error[-1]
+    assert not any("Traceback" in line for line in error)
+
+
+def test_usage_errors(model_dir, video, tmp_path, capsys):
+    assert caption(video, "--model", model_dir, "--levels", "clip,scene") == 1
+    assert "--levels" in capsys.readouterr().err
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "readme.txt").write_text("no videos here")
+    assert caption(tmp_path / "nothing", "--model", model_dir, "--output", tmp_path / "r.jsonl") == 1
+    assert "directory contains no videos" in capsys.readouterr().err
+    assert caption(tmp_path / "nothing", "--model", model_dir) == 1
+    assert "needs --output" in capsys.readouterr().err
+    assert caption(video, "--model", tmp_path / "no-model") == 1
+    assert "cannot load the model" in capsys.readouterr().err
+
+
+def test_batch_mode_reports_bad_items_and_resumes(model_dir, tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name, seconds in (("a", 5), ("b", 3), ("d", 2)):
+        write_video(folder / f"{name}.mp4", 24 * seconds, 24)
+    (folder / "c.mp4").write_text("not a video")
+    (folder / "notes.txt").write_text("ignored: not a video extension")
+    output = tmp_path / "results.jsonl"
+
+    # A kill while "b" is captioned, right after "a" was written and with half a line of "b" on disk.
+    original = VideoReCapPipeline.__call__
+
+    def interrupted(self, inputs, **kwargs):
+        if inputs.endswith("b.mp4"):
+            with open(output, "a") as file:
+                file.write('{"video": "')
+            raise KeyboardInterrupt
+        return original(self, inputs, **kwargs)
+
+    monkeypatch.setattr(VideoReCapPipeline, "__call__", interrupted)
+    assert caption(folder, "--model", model_dir, "--output", output) == 130
+    monkeypatch.undo()
+    first, partial = output.read_text().split("\n")
+    assert json.loads(first)["video"] == str(folder / "a.mp4") and partial == '{"video": "'
+
+    assert caption(folder, "--model", model_dir, "--output", output) == 0
+    done = records(output)
+    assert [Path(record["video"]).name for record in done] == ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
+    assert "error" in done[2] and "not a readable video file" in done[2]["error"]
+    assert all("clips" in record and record["summary"] for i, record in enumerate(done) if i != 2)
+    assert "c.mp4: not a readable video file" in capsys.readouterr().err
+
+    # Nothing left to do: a third run appends nothing.
+    assert caption(folder, "--model", model_dir, "--output", output) == 0
+    assert len(records(output)) == 4
+
+    # A list file with relative paths and comments.
+    listing = tmp_path / "videos.txt"
+    listing.write_text("# my videos\nvideos/a.mp4\n\nvideos/missing.mp4\n")
+    listed = tmp_path / "listed.jsonl"
+    assert caption(listing, "--model", model_dir, "--output", listed, "--levels", "clip") == 0
+    assert [("error" in record, record.get("error")) for record in records(listed)] == [
+        (False, None),
+        (True, "no such file"),
+    ]
+
+
+def test_killed_process_loses_and_duplicates_nothing(model_dir, tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for index in range(6):
+        write_video(folder / f"{index}.mp4", 24 * 12, 24)
+    output = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "transformers_recap.cli", "caption", str(folder), "--model", str(model_dir)]
+    command += ["--output", str(output), "--no-progress", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if output.exists() and output.read_bytes().count(b"\n") >= 1:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.wait()
+    finished_before = output.read_bytes().count(b"\n")
+    assert caption(folder, "--model", model_dir, "--output", output, "--device", "cpu") == 0
+    names = [Path(record["video"]).name for record in records(output)]
+    assert sorted(names) == [f"{index}.mp4" for index in range(6)] and finished_before >= 1

@@ -1,0 +1,85 @@
+"""`pipeline("video-recap")`: inputs, call options, saving, errors."""
+
+import json
+
+import numpy as np
+import pytest
+from transformers import pipeline
+
+from tests.video_fixtures import one_torch_thread, save_tiny_model, write_video  # noqa: F401
+from transformers_recap import HierarchicalCaptions, VideoDecodingError, VideoReCapPipeline
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("videos")
+    return [write_video(directory / "a.mp4", 24 * 10, 24), write_video(directory / "b.mp4", 30 * 5, 30, 80, 96)]
+
+
+@pytest.fixture(scope="module")
+def recap(model_dir):
+    return pipeline("video-recap", model=str(model_dir), progress=False)
+
+
+def test_task_is_registered_and_captions_a_path(recap, videos):
+    assert isinstance(recap, VideoReCapPipeline)
+    result = recap(str(videos[0]), segment_seconds=8)
+    assert isinstance(result, HierarchicalCaptions)
+    assert [(c.start, c.end) for c in result.clips] == [(0.0, 4.0), (4.0, 8.0), (8.0, 10.0)]
+    assert [(s.start, s.end) for s in result.segments] == [(0.0, 8.0), (8.0, 10.0)]
+    assert result.summary and all(c.text for c in result.clips)
+
+
+def test_list_of_paths_and_decoded_frames(recap, videos):
+    results = recap([str(path) for path in videos], levels=("clip",))
+    assert [len(result.clips) for result in results] == [3, 2]
+    frames = np.random.default_rng(0).integers(0, 255, (45, 40, 50, 3), dtype=np.uint8)
+    from_dict = recap({"frames": frames, "fps": 15}, levels=("clip",))
+    from_array = recap(frames, fps=15, levels=("clip",))
+    assert from_dict == from_array and [(c.start, c.end) for c in from_dict.clips] == [(0.0, 3.0)]
+
+
+def test_call_options_reach_the_engine(recap, videos, monkeypatch):
+    calls = []
+    generate = recap.model.generate
+    monkeypatch.setattr(recap.model, "generate", lambda **kw: calls.append(kw) or generate(**kw))
+    result = recap(
+        str(videos[0]),
+        clip_seconds=2,
+        segment_seconds=6,
+        batch_size=2,
+        max_new_tokens=3,
+        level_generate_kwargs={"video": {"max_new_tokens": 4}},
+    )
+    assert len(result.clips) == 5 and len(result.segments) == 2
+    clip_calls = [call for call in calls if call["level"] == "clip"]
+    assert [call["video_features"].shape[0] for call in clip_calls] == [2, 2, 1]
+    assert {call["max_new_tokens"] for call in calls if call["level"] != "video"} == {3}
+    assert [call["max_new_tokens"] for call in calls if call["level"] == "video"] == [4]
+
+
+def test_options_given_when_building_the_pipeline(model_dir, videos):
+    recap = pipeline("video-recap", model=str(model_dir), levels=("clip", "segment"), batch_size=1, progress=False)
+    result = recap(str(videos[1]))
+    assert len(result.clips) == 2 and len(result.segments) == 1 and result.summary is None
+    with pytest.raises(TypeError, match="unexpected options"):
+        recap(str(videos[1]), frames_per_clip=8)
+
+
+def test_save_pretrained_keeps_the_processor(recap, tmp_path):
+    recap.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["custom_pipelines"]["video-recap"]["impl"] == "pipeline_video_recap.VideoReCapPipeline"
+    assert (tmp_path / "processor_config.json").exists() and (tmp_path / "pipeline_video_recap.py").exists()
+    reloaded = pipeline(model=str(tmp_path), trust_remote_code=True, progress=False)
+    assert len(reloaded({"frames": np.zeros((10, 32, 32, 3), np.uint8), "fps": 10}).clips) == 1
+
+
+def test_unreadable_video_raises(recap, tmp_path):
+    with pytest.raises(VideoDecodingError, match="missing.mp4: no such file"):
+        recap(str(tmp_path / "missing.mp4"))
