@@ -21,6 +21,7 @@ from transformers_recap.video_io import (
     clip_frame_indices,
     clip_windows,
     open_video,
+    read_clip_frames,
     scaled_size,
 )
 
@@ -156,6 +157,18 @@ def test_far_targets_are_reached_by_seeking(tmp_path, monkeypatch):
         assert [read_code(f) for f in clip.frames] == clip_frame_indices(
             clip.start, clip.end, meta.fps, meta.num_frames
         )
+
+
+def test_annotated_windows_are_read_in_any_order(tmp_path):
+    path = write_video(tmp_path / "gop.mp4", 10 * 60, 10, gop=10)
+    windows = [(41.5, 42.5), (3.0, 7.0), (55.0, 60.0), (12.25, 13.0), (0.0, 0.5)]
+    with VideoClipReader(path) as reader:
+        meta = reader.metadata
+        codes = [[read_code(frame) for frame in reader.read_window(start, end).frames] for start, end in windows]
+    assert codes == [clip_frame_indices(start, end, meta.fps, meta.num_frames) for start, end in windows]
+    frames = read_clip_frames(path, 41.5, 42.5, num_frames=2)
+    assert frames.shape == (2, 64, 96, 3)
+    assert [read_code(frame) for frame in frames] == clip_frame_indices(41.5, 42.5, 10, meta.num_frames, 2)
 
 
 def test_raw_stream_without_duration_or_timestamps(tmp_path):

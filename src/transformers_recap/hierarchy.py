@@ -383,18 +383,28 @@ class HierarchicalCaptioner:
     # Clip level
     # ----------------------------------------------------------------------------------------------------------------
 
-    def caption_clips(self, clips, progress_bar=None) -> tuple[torch.Tensor, list[TimedCaption]]:
+    def caption_clips(
+        self,
+        clips,
+        progress_bar=None,
+        dense_features: list[torch.Tensor] | None = None,
+        caption: bool | None = None,
+    ) -> tuple[torch.Tensor, list[TimedCaption]]:
         """
         Encodes every clip once, in batches, and captions it (when the clip level is run).
 
         Args:
             clips: an iterable of [`VideoClip`] (e.g. a [`VideoClipReader`]); decoded in a background thread.
             progress_bar (*optional*): a tqdm bar advanced by one per clip.
+            dense_features (`list`, *optional*): when given, the dense tokens of each batch are appended to it
+                (float16, CPU, `(batch_size, 1 + num_frames * num_patches, hidden_size)`), e.g. to store them.
+            caption (`bool`, *optional*): whether to caption the clips; defaults to whether the clip level is run.
         Returns:
-            The CLS features `(num_clips, hidden_size)` (float32, CPU) and the clip captions (empty when the clip
-            level is not run).
+            The CLS features `(num_clips, hidden_size)` (float32, CPU) and the clip captions (empty when the clips
+            are not captioned).
         """
-        caption = "clip" in self.levels_to_run
+        if caption is None:
+            caption = "clip" in self.levels_to_run
         cls_rows, captions = [], []
         device, dtype = self.model.device, self.model.dtype
         # Only decoding runs in the background: it leaves the CPU cores to torch between frames, whereas torch ops on a
@@ -406,6 +416,8 @@ class HierarchicalCaptioner:
                 pixel_values = pixel_values["pixel_values_videos"].to(device=device, dtype=dtype)
                 dense, cls = self._encode(pixel_values)
                 cls_rows.append(cls.float().cpu())
+                if dense_features is not None:
+                    dense_features.append(dense.to(device="cpu", dtype=torch.float16))
                 if caption:
                     texts = self._generate("clip", video_features=dense)
                     captions += [

@@ -199,11 +199,10 @@ class VideoClipReader:
         self.clip_seconds = float(clip_seconds)
         self.num_frames = num_frames
         self.short_side = short_side
+        self._decode_threads = decode_threads
         self._container = _open_container(self.path)
         try:
             self._stream = self._select_video_stream()
-            self._stream.thread_type = "AUTO"
-            self._stream.codec_context.thread_count = decode_threads
             self._time_base = self._stream.time_base
             self._seconds_per_tick = float(self._time_base)
             self._start_time = float(self._stream.start_time * self._time_base) if self._stream.start_time else 0.0
@@ -249,7 +248,10 @@ class VideoClipReader:
             if not len(streams):
                 raise VideoDecodingError(self.path, "contains no streams (zero-length video)")
             raise VideoDecodingError(self.path, "has no video stream")
-        return streams.video[0]
+        stream = streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = self._decode_threads
+        return stream
 
     def _read_metadata(self) -> VideoMetadata:
         stream = self._stream
@@ -337,15 +339,32 @@ class VideoClipReader:
     # ----------------------------------------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[VideoClip]:
-        meta = self.metadata
         for index, (start, end) in enumerate(self.windows):
-            indices = clip_frame_indices(start, end, meta.fps, meta.num_frames, self.num_frames)
-            frames, timestamps = [], []
-            for frame_index in indices:
-                frame, timestamp = self._frame_at(frame_index / meta.fps)
-                frames.append(self._to_rgb(frame))
-                timestamps.append(timestamp)
-            yield VideoClip(index=index, start=start, end=end, frames=np.stack(frames), timestamps=timestamps)
+            yield self.read_window(start, end, index=index)
+
+    def read_window(self, start: float, end: float, index: int = 0) -> VideoClip:
+        """
+        The sampled frames of any window `[start, end]` (seconds), e.g. an annotated clip. Windows are read fastest
+        in time order; an earlier window than the last one read reopens the decoder at the nearest keyframe.
+        """
+        meta = self.metadata
+        indices = clip_frame_indices(start, end, meta.fps, meta.num_frames, self.num_frames)
+        if self._frames is not None and indices[0] / meta.fps < self._position:
+            self._restart()
+        frames, timestamps = [], []
+        for frame_index in indices:
+            frame, timestamp = self._frame_at(frame_index / meta.fps)
+            frames.append(self._to_rgb(frame))
+            timestamps.append(timestamp)
+        return VideoClip(index=index, start=start, end=end, frames=np.stack(frames), timestamps=timestamps)
+
+    def _restart(self) -> None:
+        """Reopens the file, so that the next frame is found from the start or by a seek (for going back in time)."""
+        self._container.close()
+        self._container = _open_container(self.path)
+        self._stream = self._select_video_stream()
+        self._frames = self._previous = self._upcoming = self._seek_landing = None
+        self._position = -math.inf
 
     def _frame_time(self, frame: "av.VideoFrame") -> float:
         if frame.pts is None:
@@ -390,10 +409,12 @@ class VideoClipReader:
         """The frame on screen at `target` seconds: the last frame whose timestamp is not after it."""
         # A frame stamped up to half a time-base unit after `target` is the frame of `target` (timestamp rounding).
         limit = target + self._seconds_per_tick / 2 + 1e-9
-        if self._frames is None:
-            self._frames = self._container.decode(self._stream)
-            self._advance_to(limit)
-        elif self._should_seek(target) and self._seek(target):
+        if self._frames is not None:
+            seek = self._should_seek(target)
+        else:
+            # A fresh decoder starts at the beginning of the file; seek only past a keyframe the index names.
+            seek = self._keyframe_times is not None and target > 0 and self._should_seek(target)
+        if seek and self._seek(target):
             position_before = self._position
             self._advance_to(limit)
             seek_time, backoff = target, 1.0
@@ -408,6 +429,8 @@ class VideoClipReader:
                 # The seek went back to where decoding already was (no keyframe in between): seek less eagerly.
                 self._seek_threshold *= 2
         else:
+            if self._frames is None:
+                self._frames = self._container.decode(self._stream)
             self._advance_to(limit)
         if self._previous is not None:
             frame, timestamp = self._previous
@@ -613,6 +636,26 @@ def open_video(
     return VideoClipReader(video, clip_seconds, num_frames, short_side=short_side, decode_threads=decode_threads)
 
 
+def read_clip_frames(
+    path: str | os.PathLike,
+    start: float,
+    end: float,
+    num_frames: int = 4,
+    short_side: int | None = DEFAULT_SHORT_SIDE,
+) -> np.ndarray:
+    """
+    The `num_frames` sampled RGB frames `(num_frames, height, width, 3)` of the window `[start, end]` of a video file
+    (the frames [`VideoClipReader`] gives that window), for training and evaluating on annotated clips.
+
+    Raises:
+        [`VideoDecodingError`]: the video cannot be read.
+    """
+    with VideoClipReader(
+        path, clip_seconds=max(end - start, 1e-3), num_frames=num_frames, short_side=short_side
+    ) as reader:
+        return reader.read_window(start, end).frames
+
+
 def _open_container(path: str) -> "av.container.InputContainer":
     if not os.path.exists(path):
         raise VideoDecodingError(path, "no such file")
@@ -657,6 +700,7 @@ __all__ = [
     "clip_frame_indices",
     "clip_windows",
     "open_video",
+    "read_clip_frames",
     "scaled_size",
     "segment_middle_indices",
 ]

@@ -1,0 +1,116 @@
+# Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
+"""
+The bundled demo: a tiny Video ReCap trained on Synthetic-HCap (`examples/configs/demo_synthetic.yaml`), and a run
+that renders a synthetic video from a seed the model never saw, captions it offline at the three levels and prints
+the captions next to the ground truth.
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .data.synthetic import SyntheticVideo, plan_synthetic_video, render_synthetic_video
+from .hierarchy import HierarchicalCaptioner, HierarchicalCaptions
+from .modeling_video_recap import VideoReCapForConditionalGeneration
+from .processing_video_recap import VideoReCapProcessor
+
+
+DEMO_MODEL_DIRECTORY = Path(__file__).resolve().parent / "demo_model"
+SYNTHETIC_SETTINGS_FILE = "synthetic_hcap.json"
+"""Written next to the demo model: the Synthetic-HCap layout and the seeds its training and validation data used."""
+
+
+def demo_model_path() -> str:
+    """Directory of the bundled demo model (config, safetensors weights, processor and tokenizer)."""
+    if not (DEMO_MODEL_DIRECTORY / "config.json").is_file():
+        raise FileNotFoundError(
+            f"The demo model is missing from {DEMO_MODEL_DIRECTORY}; rebuild it with examples/train_curriculum.py "
+            "--config examples/configs/demo_synthetic.yaml and examples/export_demo_model.py."
+        )
+    return os.fspath(DEMO_MODEL_DIRECTORY)
+
+
+@dataclass
+class DemoResult:
+    """A demo run: the rendered video, its ground truth and the model's captions."""
+
+    video_path: str
+    truth: SyntheticVideo
+    captions: HierarchicalCaptions
+
+    def clip_accuracy(self) -> float:
+        """Fraction of clips whose predicted caption equals the ground-truth caption."""
+        clips = self.truth.clips
+        hits = sum(pred.text == clip.caption for pred, clip in zip(self.captions.clips, clips, strict=False))
+        return hits / len(clips)
+
+    def report(self) -> str:
+        """The three levels, predictions next to the ground truth."""
+        lines = [
+            f"Video {self.video_path} ({self.truth.duration_sec:.0f} s, unseen seed)",
+            "",
+            "Clip captions (every 4 s)",
+        ]
+        for predicted, clip in zip(self.captions.clips, self.truth.clips, strict=False):
+            mark = "=" if predicted.text == clip.caption else "x"
+            lines.append(f"  {_clock(clip.start_sec)}-{_clock(clip.end_sec)} {mark} {predicted.text}")
+            if mark == "x":
+                lines.append(f"  {'':11}   truth: {clip.caption}")
+        lines += ["", "Segment descriptions"]
+        for predicted, segment in zip(self.captions.segments, self.truth.segments, strict=False):
+            lines.append(f"  {_clock(segment.start_sec)}-{_clock(segment.end_sec)} model: {predicted.text}")
+            lines.append(f"  {'':11} truth: {segment.description}")
+        lines += ["", "Video summary", f"  model: {self.captions.summary}", f"  truth: {self.truth.summary}", ""]
+        lines.append(f"Clip captions equal to the truth: {self.clip_accuracy():.0%} of {len(self.truth.clips)}")
+        return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def run_demo(
+    seed: int = 2026,
+    model: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> DemoResult:
+    """
+    Renders the synthetic video of `seed` (in the demo model's training layout) and captions it at three levels.
+
+    Args:
+        seed (`int`): any seed other than those of the model's training and validation data.
+        model (`str`, *optional*): a Synthetic-HCap model directory (default: the bundled demo model).
+        output_dir (`str`, *optional*): where the video is written (default: a temporary directory).
+        device (`str`, *optional*): e.g. `"cpu"` or `"cuda"` (default: CUDA if available).
+    """
+    model_dir = Path(model) if model is not None else Path(demo_model_path())
+    settings = json.loads((model_dir / SYNTHETIC_SETTINGS_FILE).read_text())
+    if seed in settings["seeds"]:
+        raise ValueError(f"Seed {seed} generated the model's training or validation data; choose another.")
+    output_dir = Path(output_dir or tempfile.mkdtemp(prefix="video-recap-demo-"))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    uid = f"synthetic-{seed}-00000"
+    truth = plan_synthetic_video(
+        uid,
+        (seed, 0),
+        clip_seconds=settings["clip_seconds"],
+        clips_per_segment=settings["clips_per_segment"],
+        segments_per_video=settings["segments_per_video"],
+    )
+    video_path = output_dir / f"{uid}.mp4"
+    render_synthetic_video(video_path, truth, size=settings["size"], fps=settings["fps"])
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    recap = VideoReCapForConditionalGeneration.from_pretrained(model_dir).to(device).eval()
+    processor = VideoReCapProcessor.from_pretrained(model_dir)
+    captioner = HierarchicalCaptioner(recap, processor, batch_size=32, progress=progress)
+    return DemoResult(os.fspath(video_path), truth, captioner.caption_video(os.fspath(video_path)))
+
+
+__all__ = ["DemoResult", "demo_model_path", "run_demo"]

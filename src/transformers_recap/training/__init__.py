@@ -1,0 +1,1 @@
+"""Curriculum training for Video ReCap: datasets, samplers, collators, trainer and stages."""

@@ -1,0 +1,101 @@
+# Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
+"""Collator that turns Ego4D-HCap examples of one level into Video ReCap inputs."""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..data.ego4d_hcap import read_feature_file
+
+
+CLS_FEATURES_KEY = "cls"
+"""Tensor name of the per-clip CLS features in the safetensors files written by `examples/extract_features.py`."""
+
+
+def window_rows(features: np.ndarray, start: float, end: float, clip_seconds: float) -> np.ndarray:
+    """
+    The CLS rows of the clips in `[start, end]` of a video whose features hold one row per `clip_seconds` window
+    from 0: rows `int(start / clip_seconds)` to `int(end // clip_seconds)` inclusive, as the original's recursive
+    inference slices them (one row past a window that ends on a clip boundary), clipped to the available rows.
+    """
+    first = min(int(start / clip_seconds), len(features) - 1)
+    last = min(int(end // clip_seconds), len(features) - 1)
+    return features[first : max(last, first) + 1]
+
+
+class VideoReCapDataCollator:
+    """
+    Batches examples of ONE level (items of a [`MultiLevelDataset`], carrying `"level"`) with a
+    [`VideoReCapProcessor`]:
+
+    - clip: reads the clip's frames (`video_path`, `start_sec`, `end_sec`) with `clip_reader` -> `pixel_values_videos`;
+    - segment: the CLS rows of the segment from `features_path` + the clip captions inside it;
+    - video: the CLS rows of the video + its segment descriptions;
+
+    and the targets (`text`) -> `input_ids`, `attention_mask`, `labels`. Lower-level inputs are the model-predicted
+    ones (`clip_captions_pred` / `segment_descriptions_pred`) as in the original recipe, or the ground truth with
+    `use_ground_truth_inputs=True`. A level whose settings have no video (or no text) queries gets no video (or text)
+    input, for the text-only (video-only) ablations.
+
+    Args:
+        processor ([`VideoReCapProcessor`]): builds the tensors; its `level_settings` decide sampling and packing.
+        clip_reader (`Callable[[str, float, float], np.ndarray]`, *optional*): `(video_path, start, end)` ->
+            `(num_frames, height, width, 3)` uint8 frames; needed for the clip level.
+        clip_seconds (`float`): window length of one row of the per-video CLS feature files.
+        use_ground_truth_inputs (`bool`): feed ground-truth lower-level captions instead of predicted ones.
+    """
+
+    def __init__(
+        self,
+        processor,
+        clip_reader: Callable[[str, float, float], np.ndarray] | None = None,
+        clip_seconds: float = 4.0,
+        use_ground_truth_inputs: bool = False,
+    ):
+        self.processor = processor
+        self.clip_reader = clip_reader
+        self.clip_seconds = clip_seconds
+        self.use_ground_truth_inputs = use_ground_truth_inputs
+
+    def _window_features(self, example: dict) -> np.ndarray:
+        path = example.get("features_path")
+        if not path:
+            raise ValueError(
+                f"Example of video {example.get('video_uid')!r} has no features_path: the {example['level']} level "
+                "trains from precomputed CLS features (run the extraction first or set features_dir)."
+            )
+        features = read_feature_file(path, key=CLS_FEATURES_KEY if path.endswith(".safetensors") else None)
+        if example.get("features_scope") == "segment" or example.get("end_sec") is None:
+            return features  # a per-segment file of the original release, or a whole-video summary record
+        return window_rows(features, example["start_sec"], example["end_sec"], self.clip_seconds)
+
+    def _context(self, example: dict) -> Sequence[str]:
+        suffix = "gt" if self.use_ground_truth_inputs else "pred"
+        field = f"clip_captions_{suffix}" if example["level"] == "segment" else f"segment_descriptions_{suffix}"
+        return example[field]
+
+    def __call__(self, examples: Sequence[dict]) -> dict:
+        levels = {example["level"] for example in examples}
+        if len(levels) != 1:
+            raise ValueError(f"A batch must hold one level; got {sorted(levels)}.")
+        level = levels.pop()
+        settings = self.processor.get_level_settings(level)
+        inputs = {"text": [example["text"] for example in examples]}
+        if level == "clip":
+            if self.clip_reader is None:
+                raise ValueError("The clip level needs a clip_reader to decode frames.")
+            inputs["videos"] = [
+                self.clip_reader(example["video_path"], example["start_sec"], example["end_sec"])
+                for example in examples
+            ]
+        else:
+            if settings.num_video_queries:
+                inputs["video_features"] = [self._window_features(example) for example in examples]
+            if settings.num_text_queries:
+                inputs["context"] = [self._context(example) for example in examples]
+        batch = dict(self.processor(level=level, **inputs))
+        batch["level"] = level
+        return batch
+
+
+__all__ = ["CLS_FEATURES_KEY", "VideoReCapDataCollator", "window_rows"]

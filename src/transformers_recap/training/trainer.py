@@ -1,0 +1,101 @@
+# Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
+"""Seq2Seq-style trainer for Video ReCap: level-homogeneous batches and evaluation with generation per level."""
+
+from collections.abc import Callable, Mapping
+from functools import partial
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from transformers import EvalPrediction, Seq2SeqTrainer
+from transformers.trainer_utils import seed_worker
+
+from .sampler import LevelAlternatingBatchSampler, MultiLevelDataset
+
+
+# Batch keys that only teacher forcing uses; generation starts from BOS.
+TARGET_KEYS = ("input_ids", "attention_mask", "labels")
+
+
+class VideoReCapTrainer(Seq2SeqTrainer):
+    """
+    `Seq2SeqTrainer` for Video ReCap. The training set is a [`MultiLevelDataset`]; its batches come from a
+    [`LevelAlternatingBatchSampler`] (one level per batch, levels alternating for Video ReCap-U, lower levels
+    subsampled per epoch). Evaluation datasets are passed per level (`eval_dataset={"clip": ..., "segment": ...}`),
+    and with `predict_with_generate` each is captioned with `model.generate(level=...)` and scored by
+    `compute_metrics` (see [`caption_metrics_fn`]).
+
+    Args:
+        samples_per_epoch (`Mapping[str, int]`, *optional*): examples per level per epoch (default: as many as the
+            smallest level has).
+        All other arguments are `Seq2SeqTrainer`'s; set `remove_unused_columns=False` (the collator builds inputs).
+    """
+
+    def __init__(self, *args, samples_per_epoch: Mapping[str, int] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.samples_per_epoch = samples_per_epoch
+
+    def _level_batch_sampler(self) -> LevelAlternatingBatchSampler:
+        return LevelAlternatingBatchSampler(
+            self.train_dataset,
+            global_batch_size=self.args.per_device_train_batch_size * self.args.world_size,
+            num_processes=self.args.world_size,
+            samples_per_epoch=self.samples_per_epoch,
+            seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
+            drop_last=True,
+        )
+
+    def get_train_dataloader(self) -> DataLoader:
+        if not isinstance(self.train_dataset, MultiLevelDataset):
+            raise TypeError("VideoReCapTrainer trains on a MultiLevelDataset (one dataset per level).")
+        dataloader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self._level_batch_sampler(),
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0,
+            worker_init_fn=partial(
+                seed_worker, num_workers=self.args.dataloader_num_workers, rank=self.args.process_index
+            ),
+        )
+        return self.accelerator.prepare(dataloader)
+
+    def prediction_step(self, model, inputs, prediction_loss_only: bool, ignore_keys=None, **gen_kwargs):
+        if not self.args.predict_with_generate or prediction_loss_only:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+        inputs = self._prepare_inputs(inputs)
+        gen_kwargs = {**getattr(self, "_gen_kwargs", {}), **gen_kwargs}
+        gen_kwargs = {key: value for key, value in gen_kwargs.items() if value is not None}
+        generation_inputs = {key: value for key, value in inputs.items() if key not in TARGET_KEYS}
+        with torch.no_grad():
+            generated = self.accelerator.unwrap_model(self.model).generate(**generation_inputs, **gen_kwargs)
+            loss = None
+            if "labels" in inputs:
+                with self.compute_loss_context_manager():
+                    loss = self.compute_loss(model, inputs).detach()
+        return loss, generated, inputs.get("labels")
+
+
+def caption_metrics_fn(processor, mode: str = "videorecap") -> Callable[[EvalPrediction], dict[str, float]]:
+    """
+    Builds a `compute_metrics` for [`VideoReCapTrainer`]: decodes generated captions and label captions with
+    `processor.batch_decode` and scores them with [`compute_caption_metrics`] (x100, as the paper reports):
+    `CIDEr`, `ROUGE_L` (rouge_score's rougeLsum, the paper's R) and `METEOR`.
+    """
+    from ..metrics import compute_caption_metrics
+
+    eos = processor.tokenizer.eos_token_id
+
+    def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
+        predictions = np.where(prediction.predictions == -100, eos, prediction.predictions)
+        labels = np.where(prediction.label_ids == -100, eos, prediction.label_ids)
+        scores = compute_caption_metrics(
+            processor.batch_decode(predictions), processor.batch_decode(labels), mode=mode
+        )
+        return {"CIDEr": 100 * scores["CIDEr"], "ROUGE_L": 100 * scores["rougeLsum"], "METEOR": 100 * scores["METEOR"]}
+
+    return compute_metrics
+
+
+__all__ = ["VideoReCapTrainer", "caption_metrics_fn"]

@@ -1,0 +1,133 @@
+"""VideoReCapTrainer: training from CLS features, exact resume, LoRA, multi-process equivalence."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from tests.training.helpers import (
+    make_model_and_processor,
+    make_segment_examples,
+    make_trainer,
+    trainable_state,
+)
+from transformers_recap.training.curriculum import Curriculum
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    return make_segment_examples(tmp_path_factory.mktemp("features"))
+
+
+def test_training_reduces_the_loss_and_only_moves_the_level_parts(examples, tmp_path):
+    model, processor = make_model_and_processor()
+    frozen_before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    trainer = make_trainer(model, processor, examples, tmp_path, max_steps=30)
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert sum(losses[-5:]) / 5 < 0.95 * sum(losses[:5]) / 5
+    for name, parameter in model.named_parameters():
+        moved = not torch.equal(parameter, frozen_before[name])
+        level_part = parameter.requires_grad
+        assert moved == level_part or (level_part and "gate" in name), name
+        if moved:
+            assert ".segment." in name
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_save = True
+            control.should_training_stop = True
+
+
+def test_exact_resume(examples, tmp_path):
+    arguments = {"max_steps": 8, "save_strategy": "steps", "save_steps": 4}
+    model, processor = make_model_and_processor(seed=1, dropout=0.1)
+    full = make_trainer(model, processor, examples, tmp_path / "full", **arguments)
+    full.train()
+    expected = trainable_state(model)
+    expected_losses = [entry["loss"] for entry in full.state.log_history if "loss" in entry]
+
+    model, processor = make_model_and_processor(seed=1, dropout=0.1)
+    interrupted = make_trainer(model, processor, examples, tmp_path / "resumed", callbacks=[StopAt(3)], **arguments)
+    interrupted.train()
+    checkpoint = tmp_path / "resumed" / "checkpoint-3"
+    assert checkpoint.is_dir()
+    model, processor = make_model_and_processor(seed=99, dropout=0.1)  # a different init: everything comes from disk
+    resumed = make_trainer(model, processor, examples, tmp_path / "resumed", **arguments)
+    resumed.train(resume_from_checkpoint=os.fspath(checkpoint))
+    losses = [entry["loss"] for entry in resumed.state.log_history if "loss" in entry]
+    assert losses[-5:] == pytest.approx(expected_losses[-5:], abs=1e-6)
+    for name, value in trainable_state(model).items():
+        torch.testing.assert_close(value, expected[name], atol=1e-6, rtol=0)
+
+
+def test_lora_trains_only_adapter_weights(examples, tmp_path):
+    model, processor = make_model_and_processor()
+    curriculum = Curriculum({"output_dir": tmp_path, "data": {"data_dir": tmp_path}})
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    peft_model = curriculum.make_trainable(model, ["segment"], {"lora": {"r": 4, "lora_alpha": 8}})
+    lora = {name for name, p in peft_model.named_parameters() if p.requires_grad and "lora_" in name}
+    assert lora and all(".attn.c_attn." in name for name in lora)  # self-attention only by default
+    trainer = make_trainer(peft_model, processor, examples, tmp_path / "lora", levels=None, max_steps=4)
+    lora_before = {name: p.detach().clone() for name, p in peft_model.named_parameters() if "lora_B" in name}
+    trainer.train()
+    assert any(not torch.equal(p, lora_before[n]) for n, p in peft_model.named_parameters() if n in lora_before)
+    merged_source = peft_model.get_base_model()
+    for name, parameter in merged_source.named_parameters():
+        if "lora_" in name:
+            continue
+        original = before[name.replace(".base_layer", "")]
+        if ".segment." in name and parameter.requires_grad:
+            continue
+        assert torch.equal(parameter, original), f"{name} changed"
+    merged = peft_model.merge_and_unload()
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+
+
+def test_two_processes_match_one_with_the_same_global_batch(examples, tmp_path):
+    data_dir = Path(examples[0]["features_path"]).parent
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    helper = "tests.training.helpers"
+    single = tmp_path / "single"
+    double = tmp_path / "double"
+    commands = [
+        ([sys.executable, "-m", helper, os.fspath(data_dir), os.fspath(single), "8"], single),
+        (
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc_per_node",
+                "2",
+                "--master_port",
+                "29517",
+                "-m",
+                helper,
+                os.fspath(data_dir),
+                os.fspath(double),
+                "4",
+            ],
+            double,
+        ),
+    ]
+    for command, output in commands:
+        output.mkdir()
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-4000:]
+    one = torch.load(single / "weights.pt", weights_only=True)
+    two = torch.load(double / "weights.pt", weights_only=True)
+    assert one.keys() == two.keys()
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], atol=2e-6, rtol=1e-5)
+    assert torch.load(double / "losses.pt", weights_only=True) == pytest.approx(
+        torch.load(single / "losses.pt", weights_only=True), abs=1e-5
+    )
