@@ -4,6 +4,8 @@ The `transformers-recap` command.
 
     transformers-recap caption VIDEO --model DIR_OR_ID [--format json|srt|vtt|md] [--output FILE]
     transformers-recap caption DIR_OR_LIST.txt --model DIR_OR_ID --output RESULTS.jsonl
+    transformers-recap convert --clip CLIP.pt --segment SEG.pt --video VID.pt --output DIR
+    transformers-recap demo [--seed N]
 
 Each subcommand is a function `add_<name>_parser(subparsers)` listed in `SUBCOMMANDS`; it registers its arguments
 and sets `handler` to a function `(args) -> exit code`.
@@ -183,6 +185,76 @@ def _caption_batch(args: argparse.Namespace, options: dict[str, Any]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# convert
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def add_convert_parser(subparsers: "argparse._SubParsersAction") -> None:
+    from .convert_original_checkpoint import add_arguments
+
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert the released Video ReCap / Video ReCap-U checkpoints (or LaViLa's encoder)",
+        description=(
+            "Convert the original release files to a directory that loads with "
+            "VideoReCapForConditionalGeneration.from_pretrained (see python -m "
+            "transformers_recap.convert_original_checkpoint)."
+        ),
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run_convert)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from .convert_original_checkpoint import CheckpointConversionError, run
+
+    try:
+        print(run(args))
+    except (CheckpointConversionError, FileNotFoundError, OSError) as error:
+        raise CommandError(str(error)) from None
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def add_demo_parser(subparsers: "argparse._SubParsersAction") -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="caption a new synthetic video with the bundled demo model, next to the ground truth",
+        description=(
+            "Render a Synthetic-HCap video from a seed the bundled demo model never saw, caption it offline at the "
+            "clip, segment and video levels, and print the captions next to the ground truth."
+        ),
+    )
+    parser.add_argument("--seed", type=int, default=2026, help="seed of the synthetic video (default: 2026)")
+    parser.add_argument("--model", help="a Synthetic-HCap model directory (default: the bundled demo model)")
+    parser.add_argument("--output-dir", help="where the video is written (default: a temporary directory)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=run_demo_command)
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    try:
+        result = run_demo(
+            seed=args.seed,
+            model=args.model,
+            output_dir=args.output_dir,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError, VideoDecodingError) as error:
+        raise CommandError(str(error)) from None
+    print(result.report())
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Results files
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -245,7 +317,11 @@ def _write_atomically(path: str, text: str) -> None:
 # Entry point
 # ---------------------------------------------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Callable[["argparse._SubParsersAction"], None]] = [add_caption_parser]
+SUBCOMMANDS: list[Callable[["argparse._SubParsersAction"], None]] = [
+    add_caption_parser,
+    add_convert_parser,
+    add_demo_parser,
+]
 """Functions that each register one subcommand; add new ones here."""
 
 

@@ -13,23 +13,21 @@ from pathlib import Path
 
 import torch
 
-from .data.synthetic import SyntheticVideo, plan_synthetic_video, render_synthetic_video
+from .data.synthetic import SYNTHETIC_SETTINGS_FILE, SyntheticVideo, plan_synthetic_video, render_synthetic_video
 from .hierarchy import HierarchicalCaptioner, HierarchicalCaptions
 from .modeling_video_recap import VideoReCapForConditionalGeneration
 from .processing_video_recap import VideoReCapProcessor
 
 
 DEMO_MODEL_DIRECTORY = Path(__file__).resolve().parent / "demo_model"
-SYNTHETIC_SETTINGS_FILE = "synthetic_hcap.json"
-"""Written next to the demo model: the Synthetic-HCap layout and the seeds its training and validation data used."""
 
 
 def demo_model_path() -> str:
     """Directory of the bundled demo model (config, safetensors weights, processor and tokenizer)."""
     if not (DEMO_MODEL_DIRECTORY / "config.json").is_file():
         raise FileNotFoundError(
-            f"The demo model is missing from {DEMO_MODEL_DIRECTORY}; rebuild it with examples/train_curriculum.py "
-            "--config examples/configs/demo_synthetic.yaml and examples/export_demo_model.py."
+            f"The demo model is missing from {DEMO_MODEL_DIRECTORY}; rebuild it with python examples/train_curriculum.py "
+            "--config examples/configs/demo_synthetic.yaml."
         )
     return os.fspath(DEMO_MODEL_DIRECTORY)
 

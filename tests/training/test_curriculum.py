@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from transformers_recap import VideoReCapForConditionalGeneration
+from transformers_recap import VideoReCapConfig, VideoReCapForConditionalGeneration
 from transformers_recap.data.ego4d_hcap import read_annotation_file
 from transformers_recap.training.curriculum import (
     Curriculum,
@@ -15,6 +15,7 @@ from transformers_recap.training.curriculum import (
     copy_level_weights,
     load_curriculum_config,
     resize_query_tokens,
+    stage_levels,
 )
 
 
@@ -115,6 +116,21 @@ def test_tiny_curriculum_end_to_end(tmp_path):
     for name, value in clip_model.model.vision_model.state_dict().items():
         torch.testing.assert_close(start.model.vision_model.state_dict()[name], value)
 
+    # A video-only ablation without the curriculum, from the same clip stage: the segment level is rebuilt without
+    # its text branch and keeps its initial weights; everything else is the clip stage's.
+    ablation_config = tiny_curriculum_config(tmp_path)
+    ablation_config["model"]["config"]["level_settings"]["segment"]["num_text_queries"] = 0
+    ablation_config["stages"]["segment"]["init"] = "scratch"
+    ablation, processor = Curriculum(ablation_config).model_for_stage("segment")
+    assert ablation.model.alignment["segment"].text_qformer is None
+    assert processor.get_level_settings("segment").num_text_queries == 0
+    torch.testing.assert_close(
+        ablation.model.alignment["segment"].video_query_tokens, clip_inner.alignment["segment"].video_query_tokens
+    )
+    for name, value in clip_model.state_dict().items():
+        if "text_q" not in name or ".segment." not in name:
+            torch.testing.assert_close(ablation.state_dict()[name], value, msg=name)
+
     results = curriculum.run(stages=["segment", "video"])
 
     # Extraction wrote per-video CLS features and captions, and the segment annotations carry those predictions.
@@ -187,3 +203,16 @@ def test_bad_configs_fail_at_start(tmp_path):
     no_videos = {**config, "data": {key: value for key, value in config["data"].items() if key != "video_dir"}}
     with pytest.raises(CurriculumConfigError, match="needs data.video_dir"):
         Curriculum(no_videos).run(stages=["clip"])
+
+
+@pytest.mark.parametrize("name", ["demo_synthetic", "video_recap_ego4d", "video_recap_u_ego4d"])
+def test_example_configs_are_valid(name):
+    path = Path(__file__).resolve().parents[2] / "examples" / "configs" / f"{name}.yaml"
+    curriculum = load_curriculum_config(path)
+    config = VideoReCapConfig(**curriculum.model_section.get("config", {}), unified=curriculum.unified)
+    for stage in ("clip", "segment", "video"):
+        options, _ = curriculum.stage_settings(stage)
+        for level in options.get("samples_per_epoch", {}):
+            assert level in stage_levels(stage, curriculum.unified)
+    if curriculum.unified:
+        assert {config.get_level_settings(level).num_video_queries for level in ("clip", "segment", "video")} == {256}

@@ -83,6 +83,8 @@ HAND_COLOR = (240, 240, 240)
 ACTIONS = ("pick_up", "put_down", "push", "carry")
 ACTIVITIES = ("inspect", "shuffle", "push_across", "relocate", "swap", "replace")
 SPLITS = {"train": "train", "validation": "val"}
+SYNTHETIC_SETTINGS_FILE = "synthetic_hcap.json"
+"""Written next to a model trained on Synthetic-HCap: the data layout and the seeds of its training/validation sets."""
 MIN_CLIPS_PER_SEGMENT = 4
 MAX_CLIPS_PER_SEGMENT = 8
 
@@ -681,6 +683,7 @@ __all__ = [
     "ACTIVITIES",
     "COLORS",
     "SHAPES",
+    "SYNTHETIC_SETTINGS_FILE",
     "SyntheticClip",
     "SyntheticHCapSummary",
     "SyntheticObject",

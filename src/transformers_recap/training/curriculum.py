@@ -57,7 +57,17 @@ logger = logging.get_logger(__name__)
 STAGES = LEVELS
 """Curriculum stages, named after the level they add."""
 
-TOP_LEVEL_KEYS = {"output_dir", "seed", "data", "model", "training", "stages", "extraction", "evaluation"}
+TOP_LEVEL_KEYS = {
+    "output_dir",
+    "seed",
+    "data",
+    "model",
+    "training",
+    "stages",
+    "extraction",
+    "evaluation",
+    "export_dir",
+}
 DATA_KEYS = {
     "data_dir",
     "video_dir",
@@ -69,6 +79,7 @@ DATA_KEYS = {
 }
 MODEL_KEYS = {"config", "text", "vision", "qformer", "video_processor", "unified"}
 STAGE_KEYS = {"train_vision", "samples_per_epoch", "lora", "use_ground_truth_inputs", "init"}
+STAGE_INITS = ("previous", "scratch")
 EXTRACTION_KEYS = {"batch_size", "captions", "segment_seconds", "generation"}
 EVALUATION_KEYS = {"generation", "batch_size"}
 TRAINING_ARGUMENT_NAMES = {field.name for field in dataclasses.fields(Seq2SeqTrainingArguments)}
@@ -156,7 +167,9 @@ class Curriculum:
         for stage, settings in self.stages.items():
             if stage not in STAGES:
                 raise CurriculumConfigError(f"stages has unknown level {stage!r}; expected some of {list(STAGES)}.")
-            self._split_stage_settings(stage, settings or {})
+            own, _ = self._split_stage_settings(stage, settings or {})
+            if own.get("init", "previous") not in STAGE_INITS:
+                raise CurriculumConfigError(f"stages.{stage}.init must be one of {list(STAGE_INITS)}.")
         self._split_stage_settings("training", self.training)
         self.extraction = dict(self.raw.get("extraction") or {})
         _check_keys(self.extraction, EXTRACTION_KEYS, "extraction")
@@ -169,6 +182,7 @@ class Curriculum:
         self.data_dir = self._path(self.data["data_dir"])
         self.video_dir = self._path(self.data["video_dir"]) if self.data.get("video_dir") else None
         self.features_dir = self._path(self.data["features_dir"]) if self.data.get("features_dir") else None
+        self.export_dir = self._path(self.raw["export_dir"]) if self.raw.get("export_dir") else None
 
     # ----------------------------------------------------------------------------------------------------------------
     # configuration helpers
@@ -261,6 +275,10 @@ class Curriculum:
             dataset = dataset.select(range(min(limit, len(dataset))))
         return dataset
 
+    def configured_level_settings(self) -> dict:
+        """The level settings of `model.config.level_settings`, completed with the released model's values."""
+        return VideoReCapConfig._merge_level_settings((self.model_section.get("config") or {}).get("level_settings"))
+
     def check_ready(self, stages: Sequence[str]) -> None:
         """Fails before any training when the data a stage will need is missing (videos, features, annotations)."""
         for stage in stages:
@@ -273,9 +291,7 @@ class Curriculum:
                     f"The {stage} stage needs data.video_dir: it decodes clips for the clip level or extracts the "
                     "lower level's predictions from the training videos."
                 )
-            level_settings = VideoReCapConfig._merge_level_settings(
-                (self.model_section.get("config") or {}).get("level_settings")
-            )
+            level_settings = self.configured_level_settings()
             for level in levels:
                 if level == "clip":
                     self.load_split(level, "train")  # names a missing or malformed annotation file
@@ -362,9 +378,29 @@ class Curriculum:
                 f"The {stage} stage starts from the {previous} stage's model, which is missing at "
                 f"{self.stage_model_dir(previous)}; run --stage {previous} first."
             )
-        model = VideoReCapForConditionalGeneration.from_pretrained(self.stage_model_dir(previous))
-        processor = VideoReCapProcessor.from_pretrained(self.stage_model_dir(previous))
-        copy_level_weights(model, previous, stage)
+        previous_dir = self.stage_model_dir(previous)
+        model = VideoReCapForConditionalGeneration.from_pretrained(previous_dir)
+        processor = VideoReCapProcessor.from_pretrained(previous_dir)
+        configured = self.configured_level_settings()
+        changed = [level for level in LEVELS[index:] if configured[level] != model.config.level_settings[level]]
+        if changed:
+            # The configuration sets other inputs for this stage's levels than the previous model was built with
+            # (e.g. the video-only / text-only ablations): rebuild those levels' modules, keep every other weight.
+            logger.info(f"Rebuilding the {changed} level modules with the configured level_settings.")
+            config_dict = model.config.to_dict()
+            config_dict["level_settings"] = {**config_dict["level_settings"], **{l: configured[l] for l in changed}}
+            config = VideoReCapConfig.from_dict(config_dict)
+            model = VideoReCapForConditionalGeneration.from_pretrained(previous_dir, config=config)
+            processor = VideoReCapProcessor(
+                video_processor=processor.video_processor,
+                tokenizer=processor.tokenizer,
+                level_settings=config.level_settings,
+            )
+        options, _ = self.stage_settings(stage)
+        if options.get("init", "previous") == "previous":
+            copy_level_weights(model, previous, stage)
+        # With init: scratch the level keeps the fresh initialisation it got with the initial model (the Table 5
+        # ablation of the paper: no hierarchical curriculum).
         return model, processor
 
     # ----------------------------------------------------------------------------------------------------------------
@@ -646,7 +682,7 @@ class Curriculum:
             validate_level(stage)
         self.prepare_data()
         self.check_ready(stages)
-        results = {}
+        results, trained = {}, False
         for stage in stages:
             if self.is_stage_done(stage) and not explicit:
                 logger.info(f"The {stage} stage is done ({self.stage_model_dir(stage)}); skipping it.")
@@ -654,9 +690,48 @@ class Curriculum:
             if stage != "clip":
                 self.extract_before(stage)
             self.train_stage(stage, max_steps=max_steps, resume=resume)
+            trained = True
             if evaluate:
                 results[stage] = self.evaluate_stage(stage)
+        exported = self.export_dir is not None and (self.export_dir / "config.json").is_file()
+        if self.export_dir is not None and self.is_stage_done(STAGES[-1]) and (trained or not exported):
+            self.export(self.export_dir)
         return results
+
+    def export(self, directory: str | os.PathLike) -> Path:
+        """
+        Copies the final model (all levels) and its processor to `directory`, with the Synthetic-HCap layout and
+        seeds (`synthetic_hcap.json`) when the data is synthetic, so that a demo can render unseen videos like them.
+        """
+        from ..data.synthetic import SYNTHETIC_SETTINGS_FILE
+
+        directory = Path(directory)
+        state = PartialState()
+        if state.is_main_process:
+            final = self.stage_model_dir(STAGES[-1])
+            model = VideoReCapForConditionalGeneration.from_pretrained(final)
+            model.save_pretrained(directory)
+            VideoReCapProcessor.from_pretrained(final).save_pretrained(directory)
+            synthetic = self.data.get("synthetic")
+            if synthetic:
+                layout = {key: value for key, value in synthetic.items() if key not in ("train", "validation")}
+                layout = {**self._synthetic_defaults(), **layout}
+                layout["seeds"] = [synthetic[split]["seed"] for split in ("train", "validation")]
+                (directory / SYNTHETIC_SETTINGS_FILE).write_text(json.dumps(layout, indent=2) + "\n")
+            logger.info(f"Exported the final model to {directory}.")
+        state.wait_for_everyone()
+        return directory
+
+    @staticmethod
+    def _synthetic_defaults() -> dict:
+        """The layout options of `generate_synthetic_hcap` and their defaults."""
+        import inspect
+
+        from ..data.synthetic import generate_synthetic_hcap
+
+        parameters = inspect.signature(generate_synthetic_hcap).parameters
+        names = ("size", "fps", "clip_seconds", "clips_per_segment", "segments_per_video")
+        return {name: parameters[name].default for name in names}
 
 
 def _tensorboard_available() -> bool:

@@ -47,11 +47,12 @@ class _CaptionDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.sequences)
 
-    def __getitem__(self, index: int) -> list[int]:
-        return self.sequences[index]
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return {"input_ids": self.sequences[index]}
 
 
-def _collate(sequences: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+def _collate(items: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    sequences = [item["input_ids"] for item in items]
     length = max(len(sequence) for sequence in sequences)
     input_ids = torch.full((len(sequences), length), pad_id)
     attention_mask = torch.zeros_like(input_ids)
@@ -99,6 +100,8 @@ def pretrain_caption_language_model(
         save_strategy="no",
         report_to=[],
         seed=seed,
+        # Clip captions are a few tokens, summaries a hundred: batches of similar lengths waste no padding.
+        train_sampling_strategy="group_by_length",
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True,
     )

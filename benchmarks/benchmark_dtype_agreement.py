@@ -1,0 +1,76 @@
+# Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
+"""
+bfloat16 against float32 on a trained model: the bundled demo model captions unseen Synthetic-HCap videos at the
+three levels in both dtypes, in one run; prints how many clip captions (and segment descriptions, summaries) are
+equal, how many float32 captions equal the ground truth, and the wall time of each dtype.
+
+    python benchmarks/benchmark_dtype_agreement.py [--videos 4] [--first-seed 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+from recap_benchmark_utils import machine_line, timed
+
+from transformers_recap import HierarchicalCaptioner, VideoReCapForConditionalGeneration, VideoReCapProcessor
+from transformers_recap.data.synthetic import SYNTHETIC_SETTINGS_FILE, plan_synthetic_video, render_synthetic_video
+from transformers_recap.demo import demo_model_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=4)
+    parser.add_argument("--first-seed", type=int, default=5000)
+    parser.add_argument("--model", default=None, help="a Synthetic-HCap model (default: the bundled demo model)")
+    args = parser.parse_args()
+
+    model_dir = Path(args.model or demo_model_path())
+    layout = json.loads((model_dir / SYNTHETIC_SETTINGS_FILE).read_text())
+    seeds = [
+        seed for seed in range(args.first_seed, args.first_seed + 10 * args.videos) if seed not in layout["seeds"]
+    ]
+    processor = VideoReCapProcessor.from_pretrained(model_dir)
+    with tempfile.TemporaryDirectory() as directory:
+        truths, paths = [], []
+        for seed in seeds[: args.videos]:
+            truth = plan_synthetic_video(
+                f"synthetic-{seed}-00000",
+                (seed, 0),
+                clip_seconds=layout["clip_seconds"],
+                clips_per_segment=layout["clips_per_segment"],
+                segments_per_video=layout["segments_per_video"],
+            )
+            path = Path(directory) / f"{truth.video_uid}.mp4"
+            render_synthetic_video(path, truth, size=layout["size"], fps=layout["fps"])
+            truths.append(truth)
+            paths.append(path)
+        results, times = {}, {}
+        for dtype in (torch.float32, torch.bfloat16):
+            model = VideoReCapForConditionalGeneration.from_pretrained(model_dir, dtype=dtype).eval()
+            captioner = HierarchicalCaptioner(model, processor, progress=False)
+            times[dtype], results[dtype] = timed(lambda: [captioner.caption_video(str(path)) for path in paths])
+
+    fp32, bf16 = results[torch.float32], results[torch.bfloat16]
+    pairs = {
+        "clip captions": [(a.text, b.text) for x, y in zip(fp32, bf16) for a, b in zip(x.clips, y.clips)],
+        "segment descriptions": [(a.text, b.text) for x, y in zip(fp32, bf16) for a, b in zip(x.segments, y.segments)],
+        "summaries": [(x.summary, y.summary) for x, y in zip(fp32, bf16)],
+    }
+    truth_clips = [clip.caption for truth in truths for clip in truth.clips]
+    correct = sum(a == t for (a, _), t in zip(pairs["clip captions"], truth_clips))
+    print(machine_line())
+    print(f"{args.videos} unseen synthetic videos, demo model {model_dir}")
+    for name, items in pairs.items():
+        equal = sum(a == b for a, b in items)
+        print(f"bfloat16 {name} equal to float32's: {equal}/{len(items)} ({equal / len(items):.0%})")
+    print(f"float32 clip captions equal to the ground truth: {correct}/{len(truth_clips)}")
+    print(f"wall time float32 {times[torch.float32]:.2f} s, bfloat16 {times[torch.bfloat16]:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
