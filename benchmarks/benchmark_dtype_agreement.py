@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -20,6 +21,10 @@ from recap_benchmark_utils import machine_line, timed
 from transformers_recap import HierarchicalCaptioner, VideoReCapForConditionalGeneration, VideoReCapProcessor
 from transformers_recap.data.synthetic import SYNTHETIC_SETTINGS_FILE, plan_synthetic_video, render_synthetic_video
 from transformers_recap.demo import demo_model_path
+
+
+def caption_all(captioner: HierarchicalCaptioner, paths: list[Path]) -> list:
+    return [captioner.caption_video(str(path)) for path in paths]
 
 
 def main() -> None:
@@ -53,16 +58,15 @@ def main() -> None:
         for dtype in (torch.float32, torch.bfloat16):
             model = VideoReCapForConditionalGeneration.from_pretrained(model_dir, dtype=dtype).eval()
             captioner = HierarchicalCaptioner(model, processor, progress=False)
-            times[dtype], results[dtype] = timed(lambda: [captioner.caption_video(str(path)) for path in paths])
+            times[dtype], results[dtype] = timed(partial(caption_all, captioner, paths))
 
-    fp32, bf16 = results[torch.float32], results[torch.bfloat16]
-    pairs = {
-        "clip captions": [(a.text, b.text) for x, y in zip(fp32, bf16) for a, b in zip(x.clips, y.clips)],
-        "segment descriptions": [(a.text, b.text) for x, y in zip(fp32, bf16) for a, b in zip(x.segments, y.segments)],
-        "summaries": [(x.summary, y.summary) for x, y in zip(fp32, bf16)],
-    }
+    pairs = {"clip captions": [], "segment descriptions": [], "summaries": []}
+    for fp32, bf16 in zip(results[torch.float32], results[torch.bfloat16], strict=True):
+        pairs["clip captions"] += [(a.text, b.text) for a, b in zip(fp32.clips, bf16.clips, strict=True)]
+        pairs["segment descriptions"] += [(a.text, b.text) for a, b in zip(fp32.segments, bf16.segments, strict=True)]
+        pairs["summaries"].append((fp32.summary, bf16.summary))
     truth_clips = [clip.caption for truth in truths for clip in truth.clips]
-    correct = sum(a == t for (a, _), t in zip(pairs["clip captions"], truth_clips))
+    correct = sum(fp32 == truth for (fp32, _), truth in zip(pairs["clip captions"], truth_clips, strict=True))
     print(machine_line())
     print(f"{args.videos} unseen synthetic videos, demo model {model_dir}")
     for name, items in pairs.items():

@@ -64,7 +64,7 @@ def test_evaluate_hcap_script_scores_every_level(tmp_path, capsys):
 
     results = json.loads(output.read_text())
     assert [len(results[level]["predictions"]) for level in ("clip", "segment", "video")] == [6, 4, 2]  # 16 clips
-    for level, result in results.items():
+    for result in results.values():
         predictions = [item["prediction"] for item in result["predictions"]]
         references = [item["reference"] for item in result["predictions"]]
         scores = compute_caption_metrics(predictions, references)

@@ -388,7 +388,7 @@ class Curriculum:
             # (e.g. the video-only / text-only ablations): rebuild those levels' modules, keep every other weight.
             logger.info(f"Rebuilding the {changed} level modules with the configured level_settings.")
             config_dict = model.config.to_dict()
-            config_dict["level_settings"] = {**config_dict["level_settings"], **{l: configured[l] for l in changed}}
+            config_dict["level_settings"].update({level: configured[level] for level in changed})
             config = VideoReCapConfig.from_dict(config_dict)
             model = VideoReCapForConditionalGeneration.from_pretrained(previous_dir, config=config)
             processor = VideoReCapProcessor(
