@@ -754,3 +754,21 @@ def test_cli_reports_errors_without_traceback(release, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["--clip", paths["clip"], "--video", paths["video"], "--output", str(tmp_path / "out")])
     assert exit_info.value.code == "error: Video ReCap needs all three level checkpoints; missing --segment."
+
+
+def test_console_script_convert_subcommand(release, base_config, converted, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    from transformers_recap.cli import main as cli_main
+
+    config_file = tmp_path / "base_config.json"
+    base_config.to_json_file(config_file)
+    paths = release["paths"]
+    arguments = ["convert", "--clip", paths["clip"], "--segment", paths["segment"], "--video", paths["video"]]
+    assert cli_main([*arguments, "--output", str(tmp_path / "out"), "--config", str(config_file)]) == 0
+    assert "Saved the converted Video ReCap model" in capsys.readouterr().out
+    ours, reference = load_file(tmp_path / "out" / "model.safetensors"), load_file(converted[2] / "model.safetensors")
+    assert ours.keys() == reference.keys() and all(torch.equal(ours[key], reference[key]) for key in ours)
+    assert cli_main(["convert", "--clip", paths["clip"], "--output", str(tmp_path / "bad")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("transformers-recap: error: Video ReCap needs all three") and "Traceback" not in error

@@ -20,6 +20,7 @@ from .configuration_video_recap import (
     VideoReCapVisionConfig,
 )
 from .cpu_matmul import onednn_linear_layers
+from .demo import demo_model_path
 from .hierarchy import HierarchicalCaptioner, HierarchicalCaptions, TimedCaption
 from .modeling_video_recap import (
     VideoReCapForConditionalGeneration,
@@ -73,6 +74,7 @@ __all__ = [
     "VideoReCapVideoProcessor",
     "VideoReCapVisionConfig",
     "VideoReCapVisionModel",
+    "demo_model_path",
     "onednn_linear_layers",
     "open_video",
 ]

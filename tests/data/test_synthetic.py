@@ -12,6 +12,7 @@ from transformers_recap.data import (
     Ego4DHCap,
     generate_synthetic_hcap,
     iter_synthetic_frames,
+    parse_clip_caption,
     plan_synthetic_video,
 )
 from transformers_recap.data.synthetic import main
@@ -237,3 +238,18 @@ def test_cli_writes_a_split(tmp_path, capsys):
 def test_invalid_options_name_the_field(tmp_path, options, field):
     with pytest.raises(ValueError, match=field):
         generate_synthetic_hcap(tmp_path, 1, 0, **options)
+
+
+def test_parse_clip_caption_recovers_what_each_clip_shows():
+    seen_templates = set()
+    for index in range(40):
+        video = plan_synthetic_video(f"v{index}", (123, index), clips_per_segment=6, segments_per_video=3)
+        for segment in video.segments:
+            for clip in segment.clips:
+                name = segment.objects[clip.target_index].name
+                assert parse_clip_caption(clip.caption) == (clip.action, name, clip.direction), clip.caption
+                seen_templates.add(re.sub(rf"{name}|left|right", "_", clip.caption))
+    assert len(seen_templates) == 12  # every paraphrase of the four actions was exercised
+    assert parse_clip_caption("#C C picks up the red") is None
+    assert parse_clip_caption("#C C carries the red ball to the top") is None
+    assert parse_clip_caption("  #C C lifts the green bowl ") == ("pick_up", "green bowl", None)

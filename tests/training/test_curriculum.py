@@ -55,6 +55,7 @@ TINY_MODEL = {
 def tiny_curriculum_config(root: Path) -> dict:
     return {
         "output_dir": str(root / "run"),
+        "export_dir": str(root / "export"),
         "seed": 0,
         "data": {
             "data_dir": str(root / "data"),
@@ -155,6 +156,16 @@ def test_tiny_curriculum_end_to_end(tmp_path):
     for name, value in clip_model.model.vision_model.state_dict().items():
         torch.testing.assert_close(final.model.vision_model.state_dict()[name], value)
     torch.testing.assert_close(final.model.language_model.wte.weight, clip_model.model.language_model.wte.weight)
+
+    # The final model was exported with the data layout, without code copies, and loads as it was saved.
+    export = tmp_path / "export"
+    assert not list(export.glob("*.py"))
+    assert all("auto_map" not in (export / name).read_text() for name in ("config.json", "processor_config.json"))
+    layout = json.loads((export / "synthetic_hcap.json").read_text())
+    assert layout["seeds"] == [0, 1000] and layout["clips_per_segment"] == 4 and layout["clip_seconds"] == 4.0
+    exported = VideoReCapForConditionalGeneration.from_pretrained(export)
+    for name, value in final.state_dict().items():
+        torch.testing.assert_close(exported.state_dict()[name], value)
 
 
 def test_copy_level_weights_resizes_queries_as_the_original(tiny_config):

@@ -27,6 +27,7 @@ _SYNTHETIC_NAMES = (
     "SyntheticVideo",
     "generate_synthetic_hcap",
     "iter_synthetic_frames",
+    "parse_clip_caption",
     "plan_synthetic_video",
     "render_synthetic_video",
 )

@@ -47,6 +47,7 @@ import argparse
 import json
 import os
 import pickle
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -211,6 +212,31 @@ class SyntheticHCapSummary:
     num_clips: int
     total_seconds: float
     annotation_files: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _clip_caption_patterns() -> list[tuple[re.Pattern, str]]:
+    objects = "|".join(f"{color} {shape}" for color in COLORS for shape in SHAPES)
+    patterns = []
+    for action, templates in _CLIP_TEMPLATES.items():
+        for template in templates:
+            body = re.escape(template).replace(r"\{o\}", f"(?P<o>{objects})").replace(r"\{d\}", "(?P<d>left|right)")
+            patterns.append((re.compile(rf"#C C {body}"), action))
+    return patterns
+
+
+def parse_clip_caption(caption: str) -> tuple[str, str, str | None] | None:
+    """
+    What a Synthetic-HCap clip caption says, whichever paraphrase it uses: `(action, object name, direction)`, e.g.
+    `("carry", "red ball", "left")` for "#C C holds the red ball and moves it to the left"; `None` for text that
+    follows no clip template. Two captions describe the same clip when their parses are equal.
+    """
+    text = caption.strip()
+    for pattern, action in _clip_caption_patterns():
+        match = pattern.fullmatch(text)
+        if match:
+            return action, match.group("o"), match.groupdict().get("d")
+    return None
 
 
 def _frames_per_clip(clip_seconds: float, fps: int) -> int:
@@ -691,6 +717,7 @@ __all__ = [
     "SyntheticVideo",
     "generate_synthetic_hcap",
     "iter_synthetic_frames",
+    "parse_clip_caption",
     "plan_synthetic_video",
     "render_synthetic_video",
 ]

@@ -32,7 +32,7 @@ import json
 import os
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +76,7 @@ DATA_KEYS = {
     "synthetic",
     "use_ground_truth_inputs",
     "max_eval_samples",
+    "clip_frame_cache",
 }
 MODEL_KEYS = {"config", "text", "vision", "qformer", "video_processor", "unified"}
 STAGE_KEYS = {"train_vision", "samples_per_epoch", "lora", "use_ground_truth_inputs", "init"}
@@ -312,12 +313,17 @@ class Curriculum:
                 "clip stage's extraction or examples/extract_features.py, or fix data.features_dir."
             )
 
-    @staticmethod
-    def clip_reader(config: VideoReCapConfig) -> Callable[[str, float, float], np.ndarray]:
-        """`(video_path, start, end)` -> the sampled frames of that clip, as many as the model's encoder takes."""
+    def clip_reader(self, config: VideoReCapConfig) -> Callable[[str, float, float], np.ndarray]:
+        """
+        `(video_path, start, end)` -> the sampled frames of that clip, as many as the model's encoder takes. With
+        `data.clip_frame_cache: N`, the frames of the last N clips read stay in memory (for small datasets trained
+        for many epochs, where decoding would otherwise cost as much as the training step).
+        """
         from ..video_io import read_clip_frames
 
-        return partial(read_clip_frames, num_frames=config.vision_config.num_frames)
+        reader = partial(read_clip_frames, num_frames=config.vision_config.num_frames)
+        cache_size = int(self.data.get("clip_frame_cache") or 0)
+        return lru_cache(maxsize=cache_size)(reader) if cache_size else reader
 
     # ----------------------------------------------------------------------------------------------------------------
     # models
@@ -712,6 +718,7 @@ class Curriculum:
             model = VideoReCapForConditionalGeneration.from_pretrained(final)
             model.save_pretrained(directory)
             VideoReCapProcessor.from_pretrained(final).save_pretrained(directory)
+            _remove_remote_code(directory)
             synthetic = self.data.get("synthetic")
             if synthetic:
                 layout = {key: value for key, value in synthetic.items() if key not in ("train", "validation")}
@@ -732,6 +739,23 @@ class Curriculum:
         parameters = inspect.signature(generate_synthetic_hcap).parameters
         names = ("size", "fps", "clip_seconds", "clips_per_segment", "segments_per_video")
         return {name: parameters[name].default for name in names}
+
+
+def _remove_remote_code(directory: Path) -> None:
+    """
+    Drops the copies of this package's code that `save_pretrained` writes for `trust_remote_code` loading, and the
+    `auto_map` entries naming them: an exported model that ships inside the package loads through the package.
+    """
+    for path in directory.glob("*.py"):
+        path.unlink()
+    for name in ("config.json", "processor_config.json", "tokenizer_config.json"):
+        path = directory / name
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text())
+        for section in (data, *(value for value in data.values() if isinstance(value, dict))):
+            section.pop("auto_map", None)
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _tensorboard_available() -> bool:
