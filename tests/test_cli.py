@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.video_fixtures import (  # noqa: F401
-    one_torch_thread,
+from tests.video_fixtures import (
     save_tiny_model,
     write_audio_only,
     write_frameless_video,

@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-from tests.video_fixtures import one_torch_thread  # noqa: F401
 from transformers_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor, cli, demo_model_path
 from transformers_recap.data.synthetic import SYNTHETIC_SETTINGS_FILE
 from transformers_recap.demo import run_demo

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.video_fixtures import load_tiny, one_torch_thread, save_tiny_model  # noqa: F401
+from tests.video_fixtures import load_tiny, save_tiny_model
 from transformers_recap.data.synthetic import generate_synthetic_hcap
 from transformers_recap.evaluation import PAPER_TABLE_2, format_table, most_frequent_caption
 from transformers_recap.hierarchy import HierarchicalCaptioner

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from tests.video_fixtures import load_tiny, one_torch_thread, save_tiny_model, write_video  # noqa: F401
+from tests.video_fixtures import load_tiny, save_tiny_model, write_video
 from transformers_recap import HierarchicalCaptioner, HierarchicalCaptions, TimedCaption
 from transformers_recap.cpu_matmul import onednn_linear_layers
 from transformers_recap.hierarchy import captions_in_window, window_feature_rows

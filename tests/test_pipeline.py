@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from transformers import pipeline
 
-from tests.video_fixtures import one_torch_thread, save_tiny_model, write_video  # noqa: F401
+from tests.video_fixtures import save_tiny_model, write_video
 from transformers_recap import HierarchicalCaptions, VideoDecodingError, VideoReCapPipeline
 
 

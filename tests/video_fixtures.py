@@ -5,8 +5,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
-import torch
 
 from tests.test_modeling_video_recap import randomize
 from tests.utils import make_tiny_config, train_tiny_tokenizer
@@ -129,12 +127,3 @@ def load_tiny(directory: Path):
     model = VideoReCapForConditionalGeneration.from_pretrained(directory).eval()
     processor = VideoReCapProcessor.from_pretrained(directory)
     return model, processor
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread; two OpenMP threads stall on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
