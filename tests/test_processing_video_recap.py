@@ -117,6 +117,12 @@ def test_batch_decode_cleans_captions(tiny_processor):
     assert decoded[0] == "C picks up the red cup"
     assert decoded[1] == tokenizer.decode(ids[:3]).strip()
     assert tiny_processor.batch_decode([ids + [eos] + ids]) == ["C picks up the red cup"]  # no BOS, cut at EOS
+    # Tokenisation spaces are cleaned as the original's transformers 4.x did by default, unless turned off.
+    spaced = tokenizer("C tidies the table . C sorts it , and the box 's lid", add_special_tokens=False)["input_ids"]
+    assert tiny_processor.batch_decode([spaced]) == ["C tidies the table. C sorts it, and the box's lid"]
+    assert tiny_processor.batch_decode([spaced], clean_up_tokenization_spaces=False) == [
+        "C tidies the table . C sorts it , and the box 's lid"
+    ]
 
 
 def test_processor_errors(tiny_processor):

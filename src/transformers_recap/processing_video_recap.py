@@ -223,7 +223,10 @@ class VideoReCapProcessor(ProcessorMixin):
         if isinstance(sequences, torch.Tensor):
             sequences = sequences.tolist()
         bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
-        kwargs.setdefault("clean_up_tokenization_spaces", True)
+        # The original's transformers (4.x) cleaned tokenisation spaces (" ." -> ".") by default, and its captions
+        # were scored after that; transformers 5 ignores the flag for BPE tokenizers, so the cleanup is applied here.
+        clean_up = kwargs.pop("clean_up_tokenization_spaces", True)
+        kwargs["clean_up_tokenization_spaces"] = False
         captions = []
         for ids in sequences:
             ids = list(ids)
@@ -232,6 +235,8 @@ class VideoReCapProcessor(ProcessorMixin):
                 start += 1
             end = ids.index(eos, start) if eos in ids[start:] else len(ids)
             text = self.tokenizer.decode(ids[start:end], skip_special_tokens=skip_special_tokens, **kwargs)
+            if clean_up:
+                text = self.tokenizer.clean_up_tokenization(text)
             captions.append(text.strip())
         return captions
 
