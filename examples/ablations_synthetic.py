@@ -129,8 +129,7 @@ def main(argv=None) -> int:
         if args.only and name not in args.only:
             continue
         config["output_dir"] = str(output / config["output_dir"])
-        for key in ("data_dir", "video_dir"):
-            config["data"][key] = str(base.data_dir if key == "data_dir" else base.video_dir)
+        config["data"].update(data_dir=str(base.data_dir), video_dir=str(base.video_dir))
         config["data"].pop("synthetic", None)  # the base run generated the data
         run_dir = Path(config["output_dir"])
         shared = ("text_model",) if config["model"].get("unified") else SHARED_FROM_BASE

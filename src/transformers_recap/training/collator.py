@@ -6,21 +6,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..data.ego4d_hcap import read_feature_file
+from ..hierarchy import window_feature_rows
 
 
 CLS_FEATURES_KEY = "cls"
 """Tensor name of the per-clip CLS features in the safetensors files written by `examples/extract_features.py`."""
-
-
-def window_rows(features: np.ndarray, start: float, end: float, clip_seconds: float) -> np.ndarray:
-    """
-    The CLS rows of the clips in `[start, end]` of a video whose features hold one row per `clip_seconds` window
-    from 0: rows `int(start / clip_seconds)` to `int(end // clip_seconds)` inclusive, as the original's recursive
-    inference slices them (one row past a window that ends on a clip boundary), clipped to the available rows.
-    """
-    first = min(int(start / clip_seconds), len(features) - 1)
-    last = min(int(end // clip_seconds), len(features) - 1)
-    return features[first : max(last, first) + 1]
 
 
 class VideoReCapDataCollator:
@@ -67,7 +57,8 @@ class VideoReCapDataCollator:
         features = read_feature_file(path, key=CLS_FEATURES_KEY if path.endswith(".safetensors") else None)
         if example.get("features_scope") == "segment" or example.get("end_sec") is None:
             return features  # a per-segment file of the original release, or a whole-video summary record
-        return window_rows(features, example["start_sec"], example["end_sec"], self.clip_seconds)
+        rows = window_feature_rows(example["start_sec"], example["end_sec"], self.clip_seconds, len(features))
+        return features[rows]
 
     def _context(self, example: dict) -> Sequence[str]:
         suffix = "gt" if self.use_ground_truth_inputs else "pred"
@@ -98,4 +89,4 @@ class VideoReCapDataCollator:
         return batch
 
 
-__all__ = ["CLS_FEATURES_KEY", "VideoReCapDataCollator", "window_rows"]
+__all__ = ["CLS_FEATURES_KEY", "VideoReCapDataCollator"]
