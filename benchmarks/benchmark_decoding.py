@@ -23,7 +23,8 @@ from pathlib import Path
 import av
 from recap_benchmark_utils import machine_line, synthetic_video, timed
 
-from transformers_recap.video_io import VideoClipReader, clip_frame_indices, clip_windows
+from transformers_recap.engine.video_io import VideoClipReader, clip_frame_indices
+from transformers_recap.models.video_recap.processing_video_recap import clip_windows
 
 
 def sampled_indices(duration: float, fps: float, num_video_frames: int) -> set[int]:

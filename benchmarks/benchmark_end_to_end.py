@@ -42,7 +42,7 @@ from recap_benchmark_utils import (
 )
 
 from transformers_recap import HierarchicalCaptioner, TimedCaption
-from transformers_recap.video_io import VideoClipReader
+from transformers_recap.engine.video_io import VideoClipReader
 
 
 CLIPS_PER_HOUR = 900

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import yaml
 
-from transformers_recap.configuration_video_recap import LEVELS
+from transformers_recap import LEVELS
 from transformers_recap.data import load_ego4d_hcap
-from transformers_recap.evaluation import most_frequent_caption
 from transformers_recap.metrics import compute_caption_metrics
 from transformers_recap.training.curriculum import Curriculum
+from transformers_recap.training.evaluation import most_frequent_caption
 
 
 SHARED_FROM_BASE = ("text_model", "clip", "extraction/clip", "annotations/segment")
@@ -52,8 +52,11 @@ def variants(base: dict) -> dict[str, dict]:
         no_curriculum["stages"].setdefault(stage, {})["init"] = "scratch"
     video_only, text_only = variant("video_only"), variant("text_only")
     for level in ("segment", "video"):
+        # The processor must agree: no previous-level text (no CLS features) for a level without text (video) queries.
         video_only["model"]["config"]["level_settings"].setdefault(level, {})["num_text_queries"] = 0
+        video_only["model"].setdefault("input_settings", {}).setdefault(level, {})["context_separator"] = None
         text_only["model"]["config"]["level_settings"].setdefault(level, {})["num_video_queries"] = 0
+        text_only["model"].setdefault("input_settings", {}).setdefault(level, {})["num_video_features"] = None
     unified = variant("video_recap_u")
     unified["model"]["unified"] = True
     # One query tensor per branch is shared by every level: use the largest counts of the separate model.

@@ -15,12 +15,11 @@ import sys
 
 import torch
 
-from transformers_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor
-from transformers_recap.configuration_video_recap import LEVELS
+from transformers_recap import LEVELS, VideoReCapForConditionalGeneration, VideoReCapProcessor
 from transformers_recap.data import load_ego4d_hcap
-from transformers_recap.evaluation import evaluate_level, format_table
+from transformers_recap.engine.video_io import read_clip_frames
 from transformers_recap.metrics import MeteorScorer
-from transformers_recap.video_io import read_clip_frames
+from transformers_recap.training.evaluation import evaluate_level, format_table
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -18,9 +18,8 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
-from transformers_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor
+from transformers_recap import HierarchicalCaptioner, VideoReCapForConditionalGeneration, VideoReCapProcessor
 from transformers_recap.cli import CommandError, list_videos
-from transformers_recap.hierarchy import HierarchicalCaptioner
 from transformers_recap.training.extraction import extract_videos
 
 

@@ -9,8 +9,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from tests.utils import make_tiny_config, train_tiny_tokenizer  # noqa: E402
-from transformers_recap import VideoReCapProcessor, VideoReCapVideoProcessor  # noqa: E402
+from tests.utils import make_tiny_config, make_tiny_processor, train_tiny_tokenizer  # noqa: E402
 
 
 # The test models are tiny: one thread runs them fastest, and two OpenMP threads stall when the 2-core machine is busy.
@@ -29,10 +28,4 @@ def tiny_config(tiny_tokenizer):
 
 @pytest.fixture
 def tiny_processor(tiny_tokenizer, tiny_config):
-    video_processor = VideoReCapVideoProcessor(
-        size={"shortest_edge": tiny_config.vision_config.image_size},
-        crop_size={"height": tiny_config.vision_config.image_size, "width": tiny_config.vision_config.image_size},
-    )
-    return VideoReCapProcessor(
-        video_processor=video_processor, tokenizer=tiny_tokenizer, level_settings=tiny_config.level_settings
-    )
+    return make_tiny_processor(tiny_tokenizer, tiny_config)

@@ -30,22 +30,57 @@ def train_tiny_tokenizer(vocab_size: int = 320) -> GPT2TokenizerFast:
     )
 
 
+TINY_LEVEL_SETTINGS = {
+    False: {
+        "clip": {"num_video_queries": 6},
+        "segment": {"num_video_queries": 3, "num_text_queries": 5},
+        "video": {"num_video_queries": 4, "num_text_queries": 5},
+    },
+    True: {
+        "clip": {"num_video_queries": 6},
+        "segment": {"num_video_queries": 6, "num_text_queries": 5},
+        "video": {"num_video_queries": 6, "num_text_queries": 5},
+    },
+}
+"""Query counts of the tiny Video ReCap (`False`) and Video ReCap-U (`True`) models."""
+
+TINY_INPUT_SETTINGS = {
+    False: {"segment": {"num_video_features": 8}, "video": {"num_video_features": 10}},
+    True: {"segment": {"num_video_features": 12}, "video": {"num_video_features": 12}},
+}
+"""Processor settings of the tiny models (the rest as released)."""
+
+TINY_MAX_NEW_TOKENS = {
+    False: {"clip": 12, "segment": 12, "video": 16},
+    True: {"clip": 76, "segment": 76, "video": 119},
+}
+"""`generation_config.level_max_new_tokens` of the tiny models."""
+
+
+def make_tiny_processor(tokenizer, config, **input_settings):
+    """A [`VideoReCapProcessor`] for a tiny config: frames at the encoder's size, the tiny feature counts."""
+    from transformers_recap import VideoReCapProcessor, VideoReCapVideoProcessor
+
+    size = config.vision_config.image_size
+    video_processor = VideoReCapVideoProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    settings = {**TINY_INPUT_SETTINGS[config.unified], **input_settings}
+    return VideoReCapProcessor(video_processor=video_processor, tokenizer=tokenizer, input_settings=settings)
+
+
+def make_tiny_model(config):
+    """A [`VideoReCapForConditionalGeneration`] for `config` with the tiny caption budgets."""
+    from transformers_recap import VideoReCapForConditionalGeneration
+
+    model = VideoReCapForConditionalGeneration(config).eval()
+    model.generation_config.level_max_new_tokens = dict(TINY_MAX_NEW_TOKENS[config.unified])
+    return model
+
+
 def make_tiny_config(tokenizer=None, unified: bool = False, **overrides) -> VideoReCapConfig:
     """A Video ReCap config with 2-layer, 32-wide components (well under a million parameters)."""
     vocab_size = len(tokenizer) if tokenizer is not None else 320
     eos = tokenizer.eos_token_id if tokenizer is not None else vocab_size - 1
-    if unified:
-        level_settings = {
-            "clip": {"num_video_queries": 6},
-            "segment": {"num_video_queries": 6, "num_text_queries": 5, "num_video_features": 12},
-            "video": {"num_video_queries": 6, "num_text_queries": 5, "num_video_features": 12},
-        }
-    else:
-        level_settings = {
-            "clip": {"num_video_queries": 6, "max_new_tokens": 12},
-            "segment": {"num_video_queries": 3, "num_text_queries": 5, "num_video_features": 8, "max_new_tokens": 12},
-            "video": {"num_video_queries": 4, "num_text_queries": 5, "num_video_features": 10, "max_new_tokens": 16},
-        }
+    level_settings = TINY_LEVEL_SETTINGS[unified]
     kwargs = {
         "vision_config": {
             "hidden_size": 32,

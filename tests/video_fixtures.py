@@ -6,9 +6,15 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tests.test_modeling_video_recap import randomize
-from tests.utils import make_tiny_config, train_tiny_tokenizer
-from transformers_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor, VideoReCapVideoProcessor
+from tests.models.video_recap.test_modeling_video_recap import randomize
+from tests.utils import (
+    TINY_INPUT_SETTINGS,
+    make_tiny_config,
+    make_tiny_model,
+    make_tiny_processor,
+    train_tiny_tokenizer,
+)
+from transformers_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor
 
 
 CODE_BITS = 10
@@ -108,15 +114,13 @@ def save_tiny_model(directory: Path, unified: bool = False, min_new_tokens: int 
     """A random tiny Video ReCap (-U) model and its processor saved to `directory` (captions are never empty)."""
     tokenizer = train_tiny_tokenizer()
     config = make_tiny_config(tokenizer, unified=unified)
-    for level in ("segment", "video"):
-        # The tiny decoder has 128 positions; long contexts are cut as the real model cuts them at 512.
-        config.level_settings[level]["max_context_tokens"] = 96
-    model = randomize(VideoReCapForConditionalGeneration(config))
+    model = randomize(make_tiny_model(config))
     model.generation_config.min_new_tokens = min_new_tokens
-    size = config.vision_config.image_size
-    video_processor = VideoReCapVideoProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
-    processor = VideoReCapProcessor(
-        video_processor=video_processor, tokenizer=tokenizer, level_settings=config.level_settings
+    # The tiny decoder has 128 positions; long contexts are cut as the real model cuts them at 512.
+    processor = make_tiny_processor(
+        tokenizer,
+        config,
+        **{level: {**TINY_INPUT_SETTINGS[unified][level], "max_context_tokens": 96} for level in ("segment", "video")},
     )
     model.save_pretrained(directory)
     processor.save_pretrained(directory)

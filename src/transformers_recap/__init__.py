@@ -1,80 +1,62 @@
 # Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
 """transformers-recap: Video ReCap (recursive clip / segment / video captioning) for the Hugging Face ecosystem.
 
-Importing the package registers `video_recap` with transformers' Auto classes and the `"video-recap"` pipeline task.
+Importing the package is cheap: the public names below are imported on first use, and `video_recap` is registered
+with transformers' Auto classes and the `"video-recap"` pipeline task as soon as transformers loads those (see
+[`transformers_recap.registration`]). So `import transformers_recap` followed by `pipeline("video-recap", ...)` or
+`AutoModelForImageTextToText.from_pretrained(...)` works as with a model built into transformers.
 """
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForImageTextToText,
-    AutoProcessor,
-    AutoVideoProcessor,
-)
-from transformers.pipelines import PIPELINE_REGISTRY
+import importlib
+from typing import Any
 
-from .configuration_video_recap import (
-    LEVELS,
-    VideoReCapConfig,
-    VideoReCapLevelSettings,
-    VideoReCapVisionConfig,
-)
-from .cpu_matmul import onednn_linear_layers
-from .demo import demo_model_path
-from .hierarchy import HierarchicalCaptioner, HierarchicalCaptions, TimedCaption
-from .modeling_video_recap import (
-    VideoReCapForConditionalGeneration,
-    VideoReCapModel,
-    VideoReCapPreTrainedModel,
-    VideoReCapVisionModel,
-)
-from .pipeline_video_recap import VideoReCapPipeline
-from .processing_video_recap import VideoReCapProcessor
-from .video_io import VideoClipReader, VideoDecodingError, VideoMetadata, open_video
-from .video_processing_video_recap import VideoReCapVideoProcessor
+from . import registration
 
 
 __version__ = "0.1.0"
 
-AutoConfig.register(VideoReCapConfig.model_type, VideoReCapConfig)
-AutoConfig.register(VideoReCapVisionConfig.model_type, VideoReCapVisionConfig)
-AutoModel.register(VideoReCapConfig, VideoReCapModel)
-AutoModel.register(VideoReCapVisionConfig, VideoReCapVisionModel)
-AutoModelForImageTextToText.register(VideoReCapConfig, VideoReCapForConditionalGeneration)
-AutoVideoProcessor.register(VideoReCapConfig, VideoReCapVideoProcessor)
-AutoProcessor.register(VideoReCapConfig, VideoReCapProcessor)
+_PUBLIC_NAMES = {
+    "models.video_recap": (
+        "LEVELS",
+        "VideoReCapConfig",
+        "VideoReCapForConditionalGeneration",
+        "VideoReCapInputSettings",
+        "VideoReCapLevelSettings",
+        "VideoReCapModel",
+        "VideoReCapPreTrainedModel",
+        "VideoReCapProcessor",
+        "VideoReCapVideoProcessor",
+        "VideoReCapVisionConfig",
+        "VideoReCapVisionModel",
+    ),
+    "engine": (
+        "HierarchicalCaptioner",
+        "HierarchicalCaptions",
+        "TimedCaption",
+        "VideoClipReader",
+        "VideoDecodingError",
+        "VideoMetadata",
+        "onednn_linear_layers",
+        "open_video",
+    ),
+    "pipelines": ("VideoReCapPipeline",),
+    "demo": ("demo_model_path",),
+}
+_MODULE_OF = {name: module for module, names in _PUBLIC_NAMES.items() for name in names}
 
-# `save_pretrained` copies the modeling/processing code next to the weights and writes `auto_map`, so that a saved
-# directory also loads with `trust_remote_code=True` where this package is not installed.
-VideoReCapConfig.register_for_auto_class()
-VideoReCapModel.register_for_auto_class("AutoModel")
-VideoReCapForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
-VideoReCapVideoProcessor.register_for_auto_class("AutoVideoProcessor")
-VideoReCapProcessor.register_for_auto_class("AutoProcessor")
 
-PIPELINE_REGISTRY.register_pipeline(
-    "video-recap", pipeline_class=VideoReCapPipeline, pt_model=AutoModelForImageTextToText, type="multimodal"
-)
+def __getattr__(name: str) -> Any:
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = [
-    "LEVELS",
-    "HierarchicalCaptioner",
-    "HierarchicalCaptions",
-    "TimedCaption",
-    "VideoClipReader",
-    "VideoDecodingError",
-    "VideoMetadata",
-    "VideoReCapConfig",
-    "VideoReCapForConditionalGeneration",
-    "VideoReCapLevelSettings",
-    "VideoReCapModel",
-    "VideoReCapPipeline",
-    "VideoReCapPreTrainedModel",
-    "VideoReCapProcessor",
-    "VideoReCapVideoProcessor",
-    "VideoReCapVisionConfig",
-    "VideoReCapVisionModel",
-    "demo_model_path",
-    "onednn_linear_layers",
-    "open_video",
-]
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULE_OF])
+
+
+registration.install()
+
+__all__ = sorted(_MODULE_OF)

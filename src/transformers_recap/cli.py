@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .configuration_video_recap import LEVELS
-from .video_io import VIDEO_EXTENSIONS, VideoClipReader, VideoDecodingError
+from .conversion.arguments import add_arguments as add_convert_arguments
+from .levels import LEVELS
 
 
 PROG = "transformers-recap"
@@ -79,6 +79,8 @@ def _parse_levels(text: str) -> tuple[str, ...]:
 
 def list_videos(source: str) -> list[str]:
     """The videos of a directory (recursively, sorted, by extension) or of a list file (one path per line)."""
+    from .engine.video_io import VIDEO_EXTENSIONS
+
     path = Path(source)
     if path.is_dir():
         videos = sorted(
@@ -137,6 +139,8 @@ def run_caption(args: argparse.Namespace) -> int:
 
 
 def _caption_single(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from .engine.video_io import VideoClipReader, VideoDecodingError
+
     try:
         # Fail on an unreadable file before spending time on the model.
         VideoClipReader(args.input).close()
@@ -162,6 +166,8 @@ def _caption_batch(args: argparse.Namespace, options: dict[str, Any]) -> int:
         raise CommandError("captioning a directory or a list needs --output RESULTS.jsonl")
     if args.format != "json":
         raise CommandError("captioning a directory or a list writes JSON lines; use --format json")
+    from .engine.video_io import VideoDecodingError
+
     videos = list_videos(args.input)
     done = read_finished(args.output)
     pending = [video for video in videos if _key(video) not in done]
@@ -190,8 +196,6 @@ def _caption_batch(args: argparse.Namespace, options: dict[str, Any]) -> int:
 
 
 def add_convert_parser(subparsers: "argparse._SubParsersAction") -> None:
-    from .convert_original_checkpoint import add_arguments
-
     parser = subparsers.add_parser(
         "convert",
         help="convert the released Video ReCap / Video ReCap-U checkpoints (or LaViLa's encoder)",
@@ -201,12 +205,12 @@ def add_convert_parser(subparsers: "argparse._SubParsersAction") -> None:
             "transformers_recap.convert_original_checkpoint)."
         ),
     )
-    add_arguments(parser)
+    add_convert_arguments(parser)
     parser.set_defaults(handler=run_convert)
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from .convert_original_checkpoint import CheckpointConversionError, run
+    from .conversion.convert_original_checkpoint import CheckpointConversionError, run
 
     try:
         print(run(args))
@@ -239,6 +243,7 @@ def add_demo_parser(subparsers: "argparse._SubParsersAction") -> None:
 
 def run_demo_command(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .engine.video_io import VideoDecodingError
 
     try:
         result = run_demo(

@@ -20,9 +20,8 @@ from .data.synthetic import (
     plan_synthetic_video,
     render_synthetic_video,
 )
-from .hierarchy import HierarchicalCaptioner, HierarchicalCaptions
-from .modeling_video_recap import VideoReCapForConditionalGeneration
-from .processing_video_recap import VideoReCapProcessor
+from .engine import HierarchicalCaptioner, HierarchicalCaptions
+from .models.video_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor
 
 
 DEMO_MODEL_DIRECTORY = Path(__file__).resolve().parent / "demo_model"

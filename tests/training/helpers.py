@@ -8,8 +8,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from tests.utils import make_tiny_config, train_tiny_tokenizer
-from transformers_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor, VideoReCapVideoProcessor
+from tests.utils import make_tiny_config, make_tiny_model, make_tiny_processor, train_tiny_tokenizer
 from transformers_recap.training.collator import CLS_FEATURES_KEY, VideoReCapDataCollator
 from transformers_recap.training.sampler import MultiLevelDataset
 from transformers_recap.training.trainer import VideoReCapTrainer
@@ -52,12 +51,8 @@ def make_model_and_processor(seed: int = 0, dropout: float = 0.0):
     config.qformer_config.hidden_dropout_prob = dropout
     config.qformer_config.attention_probs_dropout_prob = dropout
     torch.manual_seed(seed)
-    model = VideoReCapForConditionalGeneration(config)
-    processor = VideoReCapProcessor(
-        video_processor=VideoReCapVideoProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
-        tokenizer=tokenizer,
-        level_settings=config.level_settings,
-    )
+    model = make_tiny_model(config)
+    processor = make_tiny_processor(tokenizer, config)
     return model, processor
 
 

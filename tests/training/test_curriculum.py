@@ -1,5 +1,6 @@
 """The curriculum end to end on a tiny Synthetic-HCap set, and its configuration errors."""
 
+import copy
 import json
 from pathlib import Path
 
@@ -32,24 +33,16 @@ TINY_MODEL = {
     "qformer_config": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},
     "text_config": {"n_embd": 48, "n_layer": 2, "n_head": 2, "n_positions": 192},
     "level_settings": {
-        "clip": {"num_video_queries": 4, "max_new_tokens": 14},
-        "segment": {
-            "num_video_queries": 2,
-            "num_text_queries": 4,
-            "num_video_features": 6,
-            "max_context_tokens": 96,
-            "max_new_tokens": 20,
-            "window_seconds": 16,
-        },
-        "video": {
-            "num_video_queries": 4,
-            "num_text_queries": 4,
-            "num_video_features": 8,
-            "max_context_tokens": 96,
-            "max_new_tokens": 40,
-        },
+        "clip": {"num_video_queries": 4},
+        "segment": {"num_video_queries": 2, "num_text_queries": 4},
+        "video": {"num_video_queries": 4, "num_text_queries": 4},
     },
 }
+TINY_INPUTS = {
+    "segment": {"num_video_features": 6, "max_context_tokens": 96, "window_seconds": 16},
+    "video": {"num_video_features": 8, "max_context_tokens": 96},
+}
+TINY_BUDGETS = {"clip": 14, "segment": 20, "video": 40}
 
 
 def tiny_curriculum_config(root: Path) -> dict:
@@ -73,7 +66,9 @@ def tiny_curriculum_config(root: Path) -> dict:
             "text": {"pretrain": {"vocab_size": 300, "epochs": 2, "batch_size": 32, "learning_rate": 0.003}},
             "vision": None,
             "video_processor": {"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}},
-            "config": TINY_MODEL,
+            "config": copy.deepcopy(TINY_MODEL),
+            "input_settings": copy.deepcopy(TINY_INPUTS),
+            "level_max_new_tokens": dict(TINY_BUDGETS),
         },
         "training": {
             "learning_rate": 0.003,
@@ -121,10 +116,12 @@ def test_tiny_curriculum_end_to_end(tmp_path):
     # its text branch and keeps its initial weights; everything else is the clip stage's.
     ablation_config = tiny_curriculum_config(tmp_path)
     ablation_config["model"]["config"]["level_settings"]["segment"]["num_text_queries"] = 0
+    ablation_config["model"]["input_settings"]["segment"]["context_separator"] = None
     ablation_config["stages"]["segment"]["init"] = "scratch"
     ablation, processor = Curriculum(ablation_config).model_for_stage("segment")
     assert ablation.model.alignment["segment"].text_qformer is None
-    assert processor.get_level_settings("segment").num_text_queries == 0
+    assert ablation.config.get_level_settings("segment").num_text_queries == 0
+    assert not processor.get_input_settings("segment").takes_context
     torch.testing.assert_close(
         ablation.model.alignment["segment"].video_query_tokens, clip_inner.alignment["segment"].video_query_tokens
     )
@@ -157,10 +154,14 @@ def test_tiny_curriculum_end_to_end(tmp_path):
         torch.testing.assert_close(final.model.vision_model.state_dict()[name], value)
     torch.testing.assert_close(final.model.language_model.wte.weight, clip_model.model.language_model.wte.weight)
 
-    # The final model was exported with the data layout, without code copies, and loads as it was saved.
+    # The final model was exported with the data layout and the model code for remote-code loading (which
+    # tests/models/video_recap/test_serialization.py runs in a Python without this package), and loads as saved.
     export = tmp_path / "export"
-    assert not list(export.glob("*.py"))
-    assert all("auto_map" not in (export / name).read_text() for name in ("config.json", "processor_config.json"))
+    assert {path.name for path in export.glob("*.py")} >= {"configuration_video_recap.py", "modeling_video_recap.py"}
+    config = json.loads((export / "config.json").read_text())
+    assert (
+        config["auto_map"]["AutoModelForImageTextToText"] == "modeling_video_recap.VideoReCapForConditionalGeneration"
+    )
     layout = json.loads((export / "synthetic_hcap.json").read_text())
     assert layout["seeds"] == [0, 1000] and layout["clips_per_segment"] == 4 and layout["clip_seconds"] == 4.0
     exported = VideoReCapForConditionalGeneration.from_pretrained(export)

@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from tests.video_fixtures import load_tiny, save_tiny_model, write_video
-from transformers_recap.hierarchy import HierarchicalCaptioner
+from transformers_recap import HierarchicalCaptioner
+from transformers_recap.engine.video_io import open_video
 from transformers_recap.training.extraction import extract_videos
-from transformers_recap.video_io import open_video
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,11 @@
 # Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
 """Collator that turns Ego4D-HCap examples of one level into Video ReCap inputs."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..data.ego4d_hcap import read_feature_file
-from ..hierarchy import window_feature_rows
 
 
 CLS_FEATURES_KEY = "cls"
@@ -24,14 +23,16 @@ class VideoReCapDataCollator:
 
     and the targets (`text`) -> `input_ids`, `attention_mask`, `labels`. Lower-level inputs are the model-predicted
     ones (`clip_captions_pred` / `segment_descriptions_pred`) as in the original recipe, or the ground truth with
-    `use_ground_truth_inputs=True`. A level whose settings have no video (or no text) queries gets no video (or text)
-    input, for the text-only (video-only) ablations.
+    `use_ground_truth_inputs=True`. A level whose processor settings take no video features (or no text) gets no
+    video (or text) input, for the text-only (video-only) ablations.
 
     Args:
-        processor ([`VideoReCapProcessor`]): builds the tensors; its `level_settings` decide sampling and packing.
+        processor ([`VideoReCapProcessor`]): builds the tensors; its window rules and `input_settings` decide which
+            CLS rows a window gets and how features are sampled and captions packed.
         clip_reader (`Callable[[str, float, float], np.ndarray]`, *optional*): `(video_path, start, end)` ->
             `(num_frames, height, width, 3)` uint8 frames; needed for the clip level.
-        clip_seconds (`float`): window length of one row of the per-video CLS feature files.
+        level_max_new_tokens (`Mapping[str, int]`, *optional*): the generation budget of each level
+            (`generation_config.level_max_new_tokens`); targets are cut to fit it.
         use_ground_truth_inputs (`bool`): feed ground-truth lower-level captions instead of predicted ones.
     """
 
@@ -39,12 +40,12 @@ class VideoReCapDataCollator:
         self,
         processor,
         clip_reader: Callable[[str, float, float], np.ndarray] | None = None,
-        clip_seconds: float = 4.0,
+        level_max_new_tokens: Mapping[str, int] | None = None,
         use_ground_truth_inputs: bool = False,
     ):
         self.processor = processor
         self.clip_reader = clip_reader
-        self.clip_seconds = clip_seconds
+        self.level_max_new_tokens = dict(level_max_new_tokens or {})
         self.use_ground_truth_inputs = use_ground_truth_inputs
 
     def _window_features(self, example: dict) -> np.ndarray:
@@ -57,8 +58,7 @@ class VideoReCapDataCollator:
         features = read_feature_file(path, key=CLS_FEATURES_KEY if path.endswith(".safetensors") else None)
         if example.get("features_scope") == "segment" or example.get("end_sec") is None:
             return features  # a per-segment file of the original release, or a whole-video summary record
-        rows = window_feature_rows(example["start_sec"], example["end_sec"], self.clip_seconds, len(features))
-        return features[rows]
+        return self.processor.window_video_features(features, example["start_sec"], example["end_sec"])
 
     def _context(self, example: dict) -> Sequence[str]:
         suffix = "gt" if self.use_ground_truth_inputs else "pred"
@@ -70,7 +70,7 @@ class VideoReCapDataCollator:
         if len(levels) != 1:
             raise ValueError(f"A batch must hold one level; got {sorted(levels)}.")
         level = levels.pop()
-        settings = self.processor.get_level_settings(level)
+        settings = self.processor.get_input_settings(level)
         inputs = {"text": [example["text"] for example in examples]}
         if level == "clip":
             if self.clip_reader is None:
@@ -80,11 +80,11 @@ class VideoReCapDataCollator:
                 for example in examples
             ]
         else:
-            if settings.num_video_queries:
+            if settings.takes_video_features:
                 inputs["video_features"] = [self._window_features(example) for example in examples]
-            if settings.num_text_queries:
+            if settings.takes_context:
                 inputs["context"] = [self._context(example) for example in examples]
-        batch = dict(self.processor(level=level, **inputs))
+        batch = dict(self.processor(level=level, max_new_tokens=self.level_max_new_tokens.get(level), **inputs))
         batch["level"] = level
         return batch
 

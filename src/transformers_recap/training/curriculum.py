@@ -43,10 +43,16 @@ from transformers import AutoConfig, AutoTokenizer, Seq2SeqTrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
-from ..configuration_video_recap import LEVELS, VideoReCapConfig, validate_level
-from ..modeling_video_recap import VideoReCapForConditionalGeneration
-from ..processing_video_recap import VideoReCapProcessor
-from ..video_processing_video_recap import VideoReCapVideoProcessor
+from ..conversion.pretrained_parts import from_pretrained_parts
+from ..models.video_recap import (
+    LEVELS,
+    VideoReCapConfig,
+    VideoReCapForConditionalGeneration,
+    VideoReCapProcessor,
+    VideoReCapVideoProcessor,
+)
+from ..models.video_recap.configuration_video_recap import validate_level
+from ..models.video_recap.processing_video_recap import merge_input_settings
 from .collator import VideoReCapDataCollator
 from .sampler import MultiLevelDataset
 from .trainer import VideoReCapTrainer, caption_metrics_fn
@@ -78,7 +84,16 @@ DATA_KEYS = {
     "max_eval_samples",
     "clip_frame_cache",
 }
-MODEL_KEYS = {"config", "text", "vision", "qformer", "video_processor", "unified"}
+MODEL_KEYS = {
+    "config",
+    "input_settings",
+    "level_max_new_tokens",
+    "text",
+    "vision",
+    "qformer",
+    "video_processor",
+    "unified",
+}
 STAGE_KEYS = {"train_vision", "samples_per_epoch", "lora", "use_ground_truth_inputs", "init"}
 STAGE_INITS = ("previous", "scratch")
 EXTRACTION_KEYS = {"batch_size", "captions", "segment_seconds", "generation"}
@@ -277,8 +292,19 @@ class Curriculum:
         return dataset
 
     def configured_level_settings(self) -> dict:
-        """The level settings of `model.config.level_settings`, completed with the released model's values."""
+        """The query counts of `model.config.level_settings`, completed with the released model's values."""
         return VideoReCapConfig._merge_level_settings((self.model_section.get("config") or {}).get("level_settings"))
+
+    def configured_input_settings(self) -> dict:
+        """The processor's `model.input_settings`, completed with the released model's values."""
+        return merge_input_settings(self.model_section.get("input_settings"))
+
+    def configure_generation(self, model: VideoReCapForConditionalGeneration) -> None:
+        """Applies `model.level_max_new_tokens` (the caption budget per level) to the model's generation config."""
+        budgets = self.model_section.get("level_max_new_tokens") or {}
+        for level in budgets:
+            validate_level(level)
+        model.generation_config.level_max_new_tokens = {**model.generation_config.level_max_new_tokens, **budgets}
 
     def check_ready(self, stages: Sequence[str]) -> None:
         """Fails before any training when the data a stage will need is missing (videos, features, annotations)."""
@@ -319,7 +345,7 @@ class Curriculum:
         `data.clip_frame_cache: N`, the frames of the last N clips read stay in memory (for small datasets trained
         for many epochs, where decoding would otherwise cost as much as the training step).
         """
-        from ..video_io import read_clip_frames
+        from ..engine.video_io import read_clip_frames
 
         reader = partial(read_clip_frames, num_frames=config.vision_config.num_frames)
         cache_size = int(self.data.get("clip_frame_cache") or 0)
@@ -364,13 +390,15 @@ class Curriculum:
         vision = self.model_section.get("vision")
         if isinstance(vision, str) and not vision.startswith("timm:"):
             vision = os.fspath(self._path(vision))
-        model = VideoReCapForConditionalGeneration.from_pretrained_parts(
+        model = from_pretrained_parts(
             text=text, vision=vision, qformer=self.model_section.get("qformer", "random"), config=config
         )
         video_processor = VideoReCapVideoProcessor(**(self.model_section.get("video_processor") or {}))
         processor = VideoReCapProcessor(
-            video_processor=video_processor, tokenizer=tokenizer, level_settings=model.config.level_settings
+            video_processor=video_processor, tokenizer=tokenizer, input_settings=self.configured_input_settings()
         )
+        processor.check_model_config(model.config)
+        self.configure_generation(model)
         return model, processor
 
     def model_for_stage(self, stage: str) -> tuple[VideoReCapForConditionalGeneration, VideoReCapProcessor]:
@@ -387,8 +415,13 @@ class Curriculum:
         previous_dir = self.stage_model_dir(previous)
         model = VideoReCapForConditionalGeneration.from_pretrained(previous_dir)
         processor = VideoReCapProcessor.from_pretrained(previous_dir)
-        configured = self.configured_level_settings()
-        changed = [level for level in LEVELS[index:] if configured[level] != model.config.level_settings[level]]
+        configured, inputs = self.configured_level_settings(), self.configured_input_settings()
+        changed = [
+            level
+            for level in LEVELS[index:]
+            if configured[level] != model.config.level_settings[level]
+            or inputs[level] != processor.input_settings[level]
+        ]
         if changed:
             # The configuration sets other inputs for this stage's levels than the previous model was built with
             # (e.g. the video-only / text-only ablations): rebuild those levels' modules, keep every other weight.
@@ -398,10 +431,9 @@ class Curriculum:
             config = VideoReCapConfig.from_dict(config_dict)
             model = VideoReCapForConditionalGeneration.from_pretrained(previous_dir, config=config)
             processor = VideoReCapProcessor(
-                video_processor=processor.video_processor,
-                tokenizer=processor.tokenizer,
-                level_settings=config.level_settings,
+                video_processor=processor.video_processor, tokenizer=processor.tokenizer, input_settings=inputs
             )
+            processor.check_model_config(config)
         options, _ = self.stage_settings(stage)
         if options.get("init", "previous") == "previous":
             copy_level_weights(model, previous, stage)
@@ -486,7 +518,7 @@ class Curriculum:
         collator = VideoReCapDataCollator(
             processor,
             clip_reader=self.clip_reader(model.config) if "clip" in levels else None,
-            clip_seconds=model.config.get_level_settings("clip").window_seconds,
+            level_max_new_tokens=model.generation_config.level_max_new_tokens,
             use_ground_truth_inputs=bool(
                 options.get("use_ground_truth_inputs", self.data.get("use_ground_truth_inputs"))
             ),
@@ -541,7 +573,7 @@ class Curriculum:
         return os.fspath(self.video_dir / f"{video_uid}.mp4")
 
     def _captioner(self, stage: str, levels: tuple[str, ...]):
-        from ..hierarchy import HierarchicalCaptioner
+        from ..engine import HierarchicalCaptioner
 
         model = VideoReCapForConditionalGeneration.from_pretrained(self.stage_model_dir(stage)).eval()
         if torch.cuda.is_available():
@@ -653,7 +685,7 @@ class Curriculum:
             data_collator=VideoReCapDataCollator(
                 processor,
                 clip_reader=self.clip_reader(model.config) if "clip" in levels else None,
-                clip_seconds=model.config.get_level_settings("clip").window_seconds,
+                level_max_new_tokens=model.generation_config.level_max_new_tokens,
             ),
             processing_class=processor,
             compute_metrics=caption_metrics_fn(processor),
@@ -706,8 +738,9 @@ class Curriculum:
 
     def export(self, directory: str | os.PathLike) -> Path:
         """
-        Copies the final model (all levels) and its processor to `directory`, with the Synthetic-HCap layout and
-        seeds (`synthetic_hcap.json`) when the data is synthetic, so that a demo can render unseen videos like them.
+        Copies the final model (all levels) and its processor to `directory`, with the copies of the model code that
+        remote-code loading needs, and the Synthetic-HCap layout and seeds (`synthetic_hcap.json`) when the data is
+        synthetic, so that a demo can render unseen videos like them.
         """
         from ..data.synthetic import SYNTHETIC_SETTINGS_FILE
 
@@ -717,8 +750,9 @@ class Curriculum:
             final = self.stage_model_dir(STAGES[-1])
             model = VideoReCapForConditionalGeneration.from_pretrained(final)
             model.save_pretrained(directory)
+            # save_pretrained copies the model's configuration/modeling/processing files next to the weights and
+            # names them in `auto_map`: the export loads with trust_remote_code=True where this package is not installed.
             VideoReCapProcessor.from_pretrained(final).save_pretrained(directory)
-            _remove_remote_code(directory)
             synthetic = self.data.get("synthetic")
             if synthetic:
                 layout = {key: value for key, value in synthetic.items() if key not in ("train", "validation")}
@@ -739,23 +773,6 @@ class Curriculum:
         parameters = inspect.signature(generate_synthetic_hcap).parameters
         names = ("size", "fps", "clip_seconds", "clips_per_segment", "segments_per_video")
         return {name: parameters[name].default for name in names}
-
-
-def _remove_remote_code(directory: Path) -> None:
-    """
-    Drops the copies of this package's code that `save_pretrained` writes for `trust_remote_code` loading, and the
-    `auto_map` entries naming them: an exported model that ships inside the package loads through the package.
-    """
-    for path in directory.glob("*.py"):
-        path.unlink()
-    for name in ("config.json", "processor_config.json", "tokenizer_config.json"):
-        path = directory / name
-        if not path.is_file():
-            continue
-        data = json.loads(path.read_text())
-        for section in (data, *(value for value in data.values() if isinstance(value, dict))):
-            section.pop("auto_map", None)
-        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _tensorboard_available() -> bool:

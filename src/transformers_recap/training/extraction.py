@@ -17,8 +17,7 @@ from safetensors.torch import load_file, save
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
-from ..hierarchy import HierarchicalCaptioner, TimedCaption
-from ..video_io import VideoDecodingError, open_video
+from ..engine import HierarchicalCaptioner, TimedCaption, VideoDecodingError, open_video
 from .collator import CLS_FEATURES_KEY
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..configuration_video_recap import LEVELS, validate_level
+from ..models.video_recap.configuration_video_recap import LEVELS, validate_level
 
 
 class MultiLevelDataset(Dataset):

@@ -24,84 +24,33 @@ LEVELS = ("clip", "segment", "video")
 UNIFIED_ADAPTER_KEY = "shared"
 """Key of the single set of level-specific modules that Video ReCap-U shares across all levels."""
 
-FEATURE_SAMPLING_METHODS = ("masking", "uniform")
-
 
 @dataclass(frozen=True)
 class VideoReCapLevelSettings:
     r"""
-    Settings of one caption level.
+    Architecture of one caption level: how many learned queries read each input. The level's preprocessing (feature
+    sampling, context packing, window length) belongs to [`VideoReCapProcessor`], its caption length to the
+    generation config (`level_max_new_tokens`).
 
     Args:
         num_video_queries (`int`):
             Learned queries of the video Q-Former (0: the level ignores video features, a text-only ablation).
         num_text_queries (`int`):
             Learned queries of the text Q-Former that reads the previous level's captions (0: no text input).
-        num_video_features (`int`, *optional*):
-            Number of per-clip CLS features the video input is sampled to (segment and video levels). `None` at the
-            clip level, whose video input is the dense space-time token sequence of one clip.
-        feature_sampling (`str`, *optional*):
-            How CLS features are sampled to `num_video_features`: `"masking"` (first rows, zero-padded with a mask,
-            or evenly spaced rows when there are more) or `"uniform"` (evenly spaced rows, repeated when too few).
-        max_context_tokens (`int`):
-            Maximum GPT-2 tokens of previous-level text given to the text Q-Former (the original caps at 512).
-        context_separator (`str`, *optional*):
-            How previous-level captions are joined: `""` concatenates them as they are (segment level), a non-empty
-            separator first strips surrounding periods and spaces of each caption (video level: `"d1. d2."`).
-        max_new_tokens (`int`):
-            Default maximum number of generated tokens. The original `max_gen_tokens` of 77 (120 at video level)
-            allows at most 76 (119) new tokens.
-        window_seconds (`float`, *optional*):
-            Default window length of the level when captioning a whole video (4 s clips, 180 s segments; the video
-            level covers the whole video).
     """
 
     num_video_queries: int
     num_text_queries: int
-    num_video_features: int | None
-    feature_sampling: str | None
-    max_context_tokens: int
-    context_separator: str | None
-    max_new_tokens: int
-    window_seconds: float | None
 
 
 DEFAULT_LEVEL_SETTINGS = {
     # `scripts/run_videorecap_clip.sh`: 256 video queries over the 785 dense tokens of one 4-frame clip.
-    "clip": {
-        "num_video_queries": 256,
-        "num_text_queries": 0,
-        "num_video_features": None,
-        "feature_sampling": None,
-        "max_context_tokens": 0,
-        "context_separator": None,
-        "max_new_tokens": 76,
-        "window_seconds": 4.0,
-    },
-    # `scripts/run_videorecap_segment.sh`: 32 video queries over 80 CLS features ("masking", the parser default the
-    # script actually stores), 256 text queries over the concatenated clip captions.
-    "segment": {
-        "num_video_queries": 32,
-        "num_text_queries": 256,
-        "num_video_features": 80,
-        "feature_sampling": "masking",
-        "max_context_tokens": 512,
-        "context_separator": "",
-        "max_new_tokens": 76,
-        "window_seconds": 180.0,
-    },
-    # `scripts/run_videorecap_video.sh`: 256 video queries over 256 CLS features, 256 text queries over the segment
-    # descriptions joined as sentences; `max_gen_tokens` 120.
-    "video": {
-        "num_video_queries": 256,
-        "num_text_queries": 256,
-        "num_video_features": 256,
-        "feature_sampling": "masking",
-        "max_context_tokens": 512,
-        "context_separator": ". ",
-        "max_new_tokens": 119,
-        "window_seconds": None,
-    },
+    "clip": {"num_video_queries": 256, "num_text_queries": 0},
+    # `scripts/run_videorecap_segment.sh`: 32 video queries over the CLS features, 256 text queries over the clip
+    # captions.
+    "segment": {"num_video_queries": 32, "num_text_queries": 256},
+    # `scripts/run_videorecap_video.sh`: 256 video queries, 256 text queries over the segment descriptions.
+    "video": {"num_video_queries": 256, "num_text_queries": 256},
 }
 
 
@@ -200,8 +149,8 @@ class VideoReCapConfig(PreTrainedConfig):
     text_config (`dict` or [`GPT2Config`], *optional*):
         The GPT-2 decoder.
     level_settings (`dict`, *optional*):
-        Per-level overrides of [`VideoReCapLevelSettings`] fields, keyed by `"clip"`, `"segment"`, `"video"`;
-        missing fields take the released model's values.
+        Per-level overrides of [`VideoReCapLevelSettings`] fields (query counts), keyed by `"clip"`, `"segment"`,
+        `"video"`; missing fields take the released model's values.
     unified (`bool`, *optional*, defaults to `False`):
         Video ReCap-U: one set of Q-Formers, queries, gated cross-attention blocks and GPT-2 LayerNorms shared by all
         levels. Otherwise (Video ReCap) each level has its own set.
@@ -273,24 +222,15 @@ class VideoReCapConfig(PreTrainedConfig):
                     f"valid fields are {sorted(valid_fields)}."
                 )
             settings = {**DEFAULT_LEVEL_SETTINGS[level], **overrides}
-            if settings["num_video_queries"] < 0 or settings["num_text_queries"] < 0:
-                raise ValueError(f"level_settings[{level!r}]: query counts must be >= 0.")
+            for name, value in settings.items():
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError(f"level_settings[{level!r}][{name!r}] must be an integer >= 0, got {value!r}.")
             if settings["num_video_queries"] + settings["num_text_queries"] == 0:
                 raise ValueError(f"level_settings[{level!r}] has neither video nor text queries.")
             if level == "clip" and settings["num_text_queries"]:
                 raise ValueError(
                     "The clip level has no previous level, so level_settings['clip'] needs no text queries."
                 )
-            if level != "clip" and settings["num_video_queries"]:
-                if settings["feature_sampling"] not in FEATURE_SAMPLING_METHODS:
-                    raise ValueError(
-                        f"level_settings[{level!r}]['feature_sampling'] must be one of {FEATURE_SAMPLING_METHODS}, "
-                        f"got {settings['feature_sampling']!r}."
-                    )
-                if not settings["num_video_features"] or settings["num_video_features"] < 1:
-                    raise ValueError(f"level_settings[{level!r}]['num_video_features'] must be a positive integer.")
-            if settings["num_text_queries"] and settings["context_separator"] is None:
-                raise ValueError(f"level_settings[{level!r}] reads previous-level text and needs a context_separator.")
             merged[level] = settings
         return merged
 
@@ -316,4 +256,7 @@ class VideoReCapConfig(PreTrainedConfig):
         return num_video, num_text
 
 
-__all__ = ["VideoReCapConfig", "VideoReCapLevelSettings", "VideoReCapVisionConfig"]
+VideoReCapConfig.register_for_auto_class()
+
+
+__all__ = ["LEVELS", "VideoReCapConfig", "VideoReCapLevelSettings", "VideoReCapVisionConfig", "validate_level"]

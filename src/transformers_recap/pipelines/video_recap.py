@@ -7,9 +7,10 @@ from typing import Any
 from transformers import Pipeline
 from transformers.utils import logging
 
-from .configuration_video_recap import LEVELS
-from .hierarchy import HierarchicalCaptioner, HierarchicalCaptions
-from .video_io import DEFAULT_SHORT_SIDE, open_video
+from ..engine.captioner import HierarchicalCaptioner
+from ..engine.outputs import HierarchicalCaptions
+from ..engine.video_io import DEFAULT_SHORT_SIDE, open_video
+from ..models.video_recap.configuration_video_recap import LEVELS
 
 
 logger = logging.get_logger(__name__)
@@ -125,7 +126,7 @@ class VideoReCapPipeline(Pipeline):
     ) -> dict[str, Any]:
         if isinstance(video, os.PathLike):
             video = os.fspath(video)
-        clip_seconds = clip_seconds or self.model.config.get_level_settings("clip").window_seconds
+        clip_seconds = clip_seconds or self.processor.clip_seconds
         num_frames = self.model.config.vision_config.num_frames
         reader = open_video(video, clip_seconds, num_frames, fps, short_side, decode_threads)
         return {"reader": reader}
@@ -161,8 +162,12 @@ class VideoReCapPipeline(Pipeline):
         return model_outputs["captions"]
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any):
-        """Saves the model, the pipeline code and the processor (which the base class leaves out)."""
-        super().save_pretrained(save_directory, **kwargs)
+        """
+        Saves the model (with the copies of its code that remote-code loading needs) and the processor, which the base
+        class leaves out. The pipeline's own code is not copied: it runs this package's engine (decoding, the
+        recursion), so `pipeline("video-recap", model=save_directory)` reloads it where the package is imported.
+        """
+        self.model.save_pretrained(save_directory, **kwargs)
         self.processor.save_pretrained(save_directory)
 
 

@@ -33,6 +33,8 @@ import torch
 from av.video.reformatter import VideoReformatter
 from transformers.utils import logging
 
+from ..models.video_recap.processing_video_recap import clip_windows
+
 
 logger = logging.get_logger(__name__)
 
@@ -121,19 +123,6 @@ class VideoClip:
     end: float
     frames: np.ndarray
     timestamps: list[float]
-
-
-def clip_windows(duration: float, clip_seconds: float) -> list[tuple[float, float]]:
-    """
-    Consecutive windows `[t, min(t + clip_seconds, duration)]` for `t = 0, clip_seconds, ... < duration`, as the
-    original's recursive inference cuts a video; the last window is shorter when `duration` is not a multiple.
-    """
-    if clip_seconds <= 0:
-        raise ValueError(f"Window length must be positive, got {clip_seconds}.")
-    if duration <= 0:
-        return []
-    count = math.ceil(duration / clip_seconds - 1e-9)
-    return [(index * clip_seconds, min((index + 1) * clip_seconds, duration)) for index in range(count)]
 
 
 def segment_middle_indices(start_frame: int, end_frame: int, num_segments: int) -> list[int]:
@@ -705,7 +694,6 @@ __all__ = [
     "VideoDecodingError",
     "VideoMetadata",
     "clip_frame_indices",
-    "clip_windows",
     "open_video",
     "read_clip_frames",
     "scaled_size",

@@ -7,7 +7,7 @@ import torch
 from torch.nn import functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from tests.utils import make_tiny_config
+from tests.utils import TINY_INPUT_SETTINGS, make_tiny_config, make_tiny_model
 from transformers_recap import LEVELS, VideoReCapConfig, VideoReCapForConditionalGeneration
 
 
@@ -27,13 +27,12 @@ def randomize(model: torch.nn.Module, std: float = 0.2, seed: int = 0) -> torch.
 def level_inputs(config: VideoReCapConfig, level: str, batch_size: int = 2, seed: int = 0) -> dict:
     generator = torch.Generator().manual_seed(seed)
     vision = config.vision_config
-    settings = config.get_level_settings(level)
     if level == "clip":
         pixels = torch.randn(
             batch_size, vision.num_frames, 3, vision.image_size, vision.image_size, generator=generator
         )
         return {"pixel_values_videos": pixels}
-    num_features = settings.num_video_features
+    num_features = TINY_INPUT_SETTINGS[config.unified][level]["num_video_features"]
     mask = torch.ones(batch_size, num_features, dtype=torch.long)
     mask[0, num_features // 2 :] = 0
     context_ids = torch.randint(0, config.text_config.vocab_size - 1, (batch_size, 7), generator=generator)
@@ -49,7 +48,7 @@ def level_inputs(config: VideoReCapConfig, level: str, batch_size: int = 2, seed
 
 @pytest.fixture
 def model(tiny_config):
-    return randomize(VideoReCapForConditionalGeneration(tiny_config))
+    return randomize(make_tiny_model(tiny_config))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -442,11 +441,7 @@ def test_full_size_trainable_counts_match_the_release():
         model = VideoReCapForConditionalGeneration(VideoReCapConfig())
         unified_config = VideoReCapConfig(
             unified=True,
-            level_settings={
-                "clip": {"num_video_queries": 256},
-                "segment": {"num_video_queries": 256, "num_video_features": 512},
-                "video": {"num_video_features": 512},
-            },
+            level_settings={"clip": {"num_video_queries": 256}, "segment": {"num_video_queries": 256}},
         )
         unified = VideoReCapForConditionalGeneration(unified_config)
     assert model.set_trainable_levels(["clip"]) == 99_471_384

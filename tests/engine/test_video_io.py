@@ -13,17 +13,17 @@ from tests.video_fixtures import (
     write_frameless_video,
     write_video,
 )
-from transformers_recap.video_io import (
+from transformers_recap.engine.video_io import (
     BackgroundIterator,
     FramesClipReader,
     VideoClipReader,
     VideoDecodingError,
     clip_frame_indices,
-    clip_windows,
     open_video,
     read_clip_frames,
     scaled_size,
 )
+from transformers_recap.models.video_recap.processing_video_recap import clip_windows
 
 
 def reference_get_frame_ids(start_frame: int, end_frame: int, num_segments: int) -> list[int]:

@@ -39,10 +39,14 @@ from transformers.models.gpt2.modeling_gpt2 import GPT2MLP, GPT2Attention
 from transformers.pytorch_utils import Conv1D
 from transformers.utils import ModelOutput, can_return_tuple, logging
 
-from .configuration_video_recap import VideoReCapConfig, VideoReCapVisionConfig
+from .configuration_video_recap import VideoReCapConfig, VideoReCapVisionConfig, validate_level
 
 
 logger = logging.get_logger(__name__)
+
+DEFAULT_LEVEL_MAX_NEW_TOKENS = {"clip": 76, "segment": 76, "video": 119}
+"""Caption budget per level of the released model: the original `max_gen_tokens` of 77 (120 at video level) allows at
+most 76 (119) new tokens. Stored in `generation_config.level_max_new_tokens`."""
 
 # Written into `auto_map` on save, so that every Auto class loads a saved directory with `trust_remote_code=True`
 # where this package is not installed (transformers would otherwise list only the class that was saved).
@@ -880,39 +884,15 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
         # GPT-2 has no padding token: finished rows are padded with <|endoftext|>, which is also BOS and EOS.
         if self.generation_config.pad_token_id is None:
             self.generation_config.pad_token_id = self.generation_config.eos_token_id
+        if getattr(self.generation_config, "level_max_new_tokens", None) is None:
+            self.generation_config.level_max_new_tokens = dict(DEFAULT_LEVEL_MAX_NEW_TOKENS)
+        # A generation config marked as derived from the model config drops custom fields when it is reloaded.
+        self.generation_config._from_model_config = False
 
-    @classmethod
-    def from_pretrained_parts(
-        cls,
-        text: str = "gpt2",
-        vision: str | None = "timm:vit_base_patch16_clip_224.openai",
-        qformer: str = "random",
-        config: VideoReCapConfig | None = None,
-        **kwargs,
-    ) -> "VideoReCapForConditionalGeneration":
-        r"""
-        Initialises Video ReCap for training from scratch from public pretrained parts, as the original training does.
-
-        Args:
-            text (`str`, *optional*, defaults to `"gpt2"`):
-                GPT-2 directory or Hub id: the decoder, and the starting point of every level's `ln_1`/`ln_2`. The gated
-                cross-attention blocks are new, with zero gates, so the untrained model generates exactly like GPT-2.
-            vision (`str`, *optional*, defaults to `"timm:vit_base_patch16_clip_224.openai"`):
-                The video encoder: LaViLa's dual-encoder checkpoint (what the original trains with), a converted
-                encoder directory, or `"timm:<name>"` / a timm state dict of CLIP ViT-B/16 (spatial weights from CLIP,
-                temporal attention starting as a no-op, as in LaViLa). `None` leaves it random.
-            qformer (`str`, *optional*, defaults to `"random"`):
-                `"random"`: 12-layer randomly initialised Q-Formers, as the original code builds them (the default);
-                or a DistilBERT directory or Hub id: the paper's 6-layer Q-Formers with cross-attention in every layer.
-            config ([`VideoReCapConfig`], *optional*):
-                The architecture; by default built from the parts (GPT-2's config, the encoder's shapes).
-            kwargs: passed to `from_pretrained` of GPT-2 and DistilBERT (e.g. `revision`, `cache_dir`).
-        """
-        try:
-            from transformers_recap.pretrained_parts import build_from_pretrained_parts
-        except ImportError as error:
-            raise ImportError("from_pretrained_parts needs the transformers-recap package installed.") from error
-        return build_from_pretrained_parts(cls, text=text, vision=vision, qformer=qformer, config=config, **kwargs)
+    def level_max_new_tokens(self, level: str) -> int:
+        """The default caption budget of `level`: `generation_config.level_max_new_tokens[level]`."""
+        budgets = getattr(self.generation_config, "level_max_new_tokens", None) or {}
+        return int(budgets.get(validate_level(level), DEFAULT_LEVEL_MAX_NEW_TOKENS[level]))
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.model.get_input_embeddings()
@@ -1026,7 +1006,8 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
             input_ids (`torch.LongTensor` of shape `(batch_size, prompt_length)`, *optional*):
                 Prompt; defaults to one BOS token per sample.
             encoder_hidden_states (`torch.FloatTensor`, *optional*): precomputed memory, instead of the inputs above.
-            generate_kwargs: passed to `GenerationMixin.generate` (`max_new_tokens` defaults to the level's setting).
+            generate_kwargs: passed to `GenerationMixin.generate` (`max_new_tokens` defaults to the level's entry of
+                `generation_config.level_max_new_tokens`).
         Returns:
             `torch.LongTensor` of shape `(batch_size * num_return_sequences, prompt_length + new_tokens)`; decode with
             `VideoReCapProcessor.batch_decode`.
@@ -1058,7 +1039,7 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
             generation_config is not None and generation_config.max_new_tokens is not None
         )
         if not length_given:
-            generate_kwargs["max_new_tokens"] = self.config.get_level_settings(level).max_new_tokens
+            generate_kwargs["max_new_tokens"] = self.level_max_new_tokens(level)
         return super().generate(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -1068,7 +1049,12 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
         )
 
 
+VideoReCapModel.register_for_auto_class("AutoModel")
+VideoReCapForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
+
+
 __all__ = [
+    "DEFAULT_LEVEL_MAX_NEW_TOKENS",
     "VideoReCapForConditionalGeneration",
     "VideoReCapModel",
     "VideoReCapPreTrainedModel",

@@ -18,12 +18,13 @@ from transformers import Blip2QFormerModel, GenerationConfig
 
 from tests.utils import make_tiny_config
 from transformers_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor, VideoReCapVisionModel
-from transformers_recap.convert_original_checkpoint import (
+from transformers_recap.conversion.convert_original_checkpoint import (
     CheckpointConversionError,
     UnsafeCheckpointError,
     convert_lavila_checkpoint,
     convert_video_recap_checkpoints,
     convert_video_recap_u_checkpoint,
+    input_settings_from_checkpoints,
     lavila_vision_state_dict,
     load_original_checkpoint,
     main,
@@ -461,19 +462,20 @@ def original_memory(state, config, level, inputs, vision_state):
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def test_converted_directory_loads_strictly_with_settings_from_args(converted):
+def test_converted_directory_loads_strictly_with_settings_from_args(converted, release):
     model, info, output = converted
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     assert (output / "model.safetensors").exists() and not list(output.glob("*.bin"))
     settings = model.config.level_settings
     assert {level: settings[level]["num_video_queries"] for level in settings} == {"clip": 6, "segment": 3, "video": 4}
     assert settings["segment"]["num_text_queries"] == settings["video"]["num_text_queries"] == 5
-    assert settings["segment"]["num_video_features"] == 8 and settings["video"]["num_video_features"] == 10
+    inputs = input_settings_from_checkpoints(*(release["paths"][level] for level in ("clip", "segment", "video")))
+    assert inputs["segment"]["num_video_features"] == 8 and inputs["video"]["num_video_features"] == 10
     # The segment file stores the parser default "masking"; the video file asked for "uniform".
-    assert settings["segment"]["feature_sampling"] == "masking" and settings["video"]["feature_sampling"] == "uniform"
-    assert [settings[level]["max_new_tokens"] for level in ("clip", "segment", "video")] == [12, 12, 16]
+    assert inputs["segment"]["feature_sampling"] == "masking" and inputs["video"]["feature_sampling"] == "uniform"
     assert not model.config.unified and model.config.vision_config.num_frames == 4
     generation = GenerationConfig.from_pretrained(output)
+    assert generation.level_max_new_tokens == {"clip": 12, "segment": 12, "video": 16}
     assert generation.bos_token_id == generation.eos_token_id == generation.pad_token_id
     assert generation.bos_token_id == model.config.text_config.eos_token_id
     assert not generation.do_sample and generation.num_beams == 1
@@ -521,7 +523,7 @@ def test_converted_level_matches_original_forward(converted, release, level):
         for key, value in release["states"]["clip"].items()
         if key.startswith("vision_model.")
     }
-    num_features = model.config.level_settings[level]["num_video_features"]
+    num_features = {"segment": 8, "video": 10}.get(level)
     inputs = level_inputs(model.config, level, num_features)
     input_ids = torch.tensor([[0, 5, 17, 3, 9], [0, 8, 2, 2, 30]])
     with torch.no_grad():
@@ -560,7 +562,9 @@ def test_processor_written_with_tokenizer(release, base_config, tiny_tokenizer, 
     )
     processor = VideoReCapProcessor.from_pretrained(output)
     config = json.loads((output / "config.json").read_text())
-    assert processor.level_settings == config["level_settings"]
+    assert processor.get_input_settings("video").feature_sampling == "uniform"
+    assert processor.get_input_settings("video").num_video_features == 10
+    processor.check_model_config(VideoReCapForConditionalGeneration.config_class.from_dict(config))
     assert processor.video_processor.crop_size["height"] == base_config.vision_config.image_size
     assert processor.tokenizer.eos_token_id == base_config.text_config.eos_token_id
 
@@ -585,8 +589,8 @@ def test_video_recap_u_conversion(tmp_path, base_config):
     config = model.config
     assert config.unified and config.adapter_keys == ("shared",)
     assert config.vision_config.num_frames == 3  # from vision_model.temporal_embed, not from args
-    assert [config.level_settings[level]["max_new_tokens"] for level in ("clip", "segment", "video")] == [76, 76, 99]
-    assert config.level_settings["segment"]["num_video_features"] == 512
+    assert model.generation_config.level_max_new_tokens == {"clip": 76, "segment": 76, "video": 99}
+    assert input_settings_from_checkpoints(unified=path)["segment"]["num_video_features"] == 512
     assert {config.level_settings[level]["num_video_queries"] for level in ("clip", "segment", "video")} == {6}
     inputs = level_inputs(config, "video", 12)
     input_ids = torch.tensor([[0, 5, 17, 3], [0, 8, 2, 2]])

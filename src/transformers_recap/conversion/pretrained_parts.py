@@ -29,14 +29,15 @@ import torch
 from transformers import Blip2QFormerConfig, DistilBertModel, GPT2Model
 from transformers.utils import logging
 
-from .configuration_video_recap import VideoReCapConfig, VideoReCapVisionConfig
-from .convert_original_checkpoint import (
-    CheckpointConversionError,
-    lavila_vision_state_dict,
-    load_original_checkpoint,
-    vision_config_from_state_dict,
+from ..models.video_recap import (
+    VideoReCapConfig,
+    VideoReCapForConditionalGeneration,
+    VideoReCapPreTrainedModel,
+    VideoReCapVisionConfig,
+    VideoReCapVisionModel,
 )
-from .modeling_video_recap import VideoReCapVisionModel
+from .convert_original_checkpoint import lavila_vision_state_dict, vision_config_from_state_dict
+from .original_checkpoint import CheckpointConversionError, load_original_checkpoint
 
 
 logger = logging.get_logger(__name__)
@@ -221,17 +222,35 @@ def _require_filled(model: torch.nn.Module, weights: dict, prefix: str, source: 
         )
 
 
-def build_from_pretrained_parts(
-    model_class,
+def from_pretrained_parts(
     text: str | os.PathLike = "gpt2",
     vision: str | os.PathLike | None = "timm:vit_base_patch16_clip_224.openai",
     qformer: str | os.PathLike = "random",
     config: VideoReCapConfig | None = None,
+    model_class: type[VideoReCapPreTrainedModel] = VideoReCapForConditionalGeneration,
     **kwargs,
-):
-    """
-    Builds `model_class` (a Video ReCap model) from public pretrained parts; see
-    [`VideoReCapForConditionalGeneration.from_pretrained_parts`].
+) -> VideoReCapPreTrainedModel:
+    r"""
+    Initialises Video ReCap for training from scratch from public pretrained parts, as the original training does.
+
+    Args:
+        text (`str`, *optional*, defaults to `"gpt2"`):
+            GPT-2 directory or Hub id: the decoder, and the starting point of every level's `ln_1`/`ln_2`. The gated
+            cross-attention blocks are new, with zero gates, so the untrained model generates exactly like GPT-2.
+        vision (`str`, *optional*, defaults to `"timm:vit_base_patch16_clip_224.openai"`):
+            The video encoder: LaViLa's dual-encoder checkpoint (what the original trains with), a converted encoder
+            directory, or `"timm:<name>"` / a timm state dict of CLIP ViT-B/16 (spatial weights from CLIP, temporal
+            attention starting as a no-op, as in LaViLa). `None` leaves it random.
+        qformer (`str`, *optional*, defaults to `"random"`):
+            `"random"`: 12-layer randomly initialised Q-Formers, as the original code builds them (the default); or a
+            DistilBERT directory or Hub id: the paper's 6-layer Q-Formers with cross-attention in every layer.
+        config ([`VideoReCapConfig`], *optional*):
+            The architecture; by default built from the parts (GPT-2's config, the encoder's shapes).
+        model_class (`type`, *optional*, defaults to [`VideoReCapForConditionalGeneration`]):
+            The Video ReCap class to build.
+        kwargs: passed to `from_pretrained` of GPT-2 and DistilBERT (e.g. `revision`, `cache_dir`).
+    Returns:
+        The model, in eval mode.
     """
     gpt2 = GPT2Model.from_pretrained(text, **kwargs)
     qformer_weights, qformer_config = None, None
@@ -304,7 +323,7 @@ def build_from_pretrained_parts(
 
 
 __all__ = [
-    "build_from_pretrained_parts",
+    "from_pretrained_parts",
     "load_distilbert_qformer_weights",
     "load_vision_weights",
     "vision_state_dict_from_timm_clip",

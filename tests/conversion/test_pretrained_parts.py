@@ -8,10 +8,10 @@ import torch
 from safetensors.torch import save_file
 from transformers import DistilBertConfig, DistilBertModel, GPT2Config, GPT2LMHeadModel
 
-from tests.test_convert_original_checkpoint import OriginalWeights, original_encoder
+from tests.conversion.test_convert_original_checkpoint import OriginalWeights, original_encoder
 from tests.utils import make_tiny_config
-from transformers_recap import LEVELS, VideoReCapConfig, VideoReCapForConditionalGeneration
-from transformers_recap.convert_original_checkpoint import CheckpointConversionError
+from transformers_recap import LEVELS, VideoReCapConfig
+from transformers_recap.conversion import CheckpointConversionError, from_pretrained_parts
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def timm_clip(tmp_path_factory, config):
 
 
 def test_gpt2_fills_decoder_and_every_levels_layernorms(config, gpt2_dir, timm_clip):
-    model = VideoReCapForConditionalGeneration.from_pretrained_parts(text=gpt2_dir, vision=timm_clip[1], config=config)
+    model = from_pretrained_parts(text=gpt2_dir, vision=timm_clip[1], config=config)
     gpt2 = GPT2LMHeadModel.from_pretrained(gpt2_dir).eval()
     for index, block in enumerate(gpt2.transformer.h):
         layer = model.model.language_model.layers[index]
@@ -90,7 +90,7 @@ def test_timm_clip_fills_spatial_weights_and_temporal_attention_is_a_no_op(confi
     overrides = config.to_dict()
     overrides["vision_config"]["layer_norm_eps"] = 1e-5  # timm's CLIP norms, for an exact per-frame comparison
     clip_config = config.__class__.from_dict(overrides)
-    model = VideoReCapForConditionalGeneration.from_pretrained_parts(text=gpt2_dir, vision=path, config=clip_config)
+    model = from_pretrained_parts(text=gpt2_dir, vision=path, config=clip_config)
     vision = model.model.vision_model
     layer = vision.layers[1]
     torch.testing.assert_close(layer.attention.qkv.weight, timm_model.blocks[1].attn.qkv.weight, atol=0, rtol=0)
@@ -119,9 +119,7 @@ def test_timm_model_name_is_downloaded_by_timm(config, gpt2_dir, timm_clip, monk
         return timm_clip[0]
 
     monkeypatch.setattr(timm, "create_model", create_model)
-    model = VideoReCapForConditionalGeneration.from_pretrained_parts(
-        text=gpt2_dir, vision="timm:vit_base_patch16_clip_224.openai", config=config
-    )
+    model = from_pretrained_parts(text=gpt2_dir, vision="timm:vit_base_patch16_clip_224.openai", config=config)
     assert calls == [("vit_base_patch16_clip_224.openai", True, {"num_classes": 0})]
     torch.testing.assert_close(
         model.model.vision_model.layers[0].mlp.fc2.weight, timm_clip[0].blocks[0].mlp.fc2.weight, atol=0, rtol=0
@@ -149,16 +147,14 @@ def distilbert(tmp_path_factory):
 def test_distilbert_qformers_follow_the_paper(config, gpt2_dir, timm_clip, distilbert):
     distilbert, directory = distilbert
     with pytest.raises(CheckpointConversionError, match="DistilBERT-shaped Q-Former"):
-        VideoReCapForConditionalGeneration.from_pretrained_parts(
+        from_pretrained_parts(
             text=gpt2_dir,
             vision=timm_clip[1],
             qformer=directory,
             config=config_with(config, qformer_config={"num_hidden_layers": 3}),
         )
     paper_config = config_with(config, qformer_config={"cross_attention_frequency": 1})
-    model = VideoReCapForConditionalGeneration.from_pretrained_parts(
-        text=gpt2_dir, vision=timm_clip[1], qformer=directory, config=paper_config
-    )
+    model = from_pretrained_parts(text=gpt2_dir, vision=timm_clip[1], qformer=directory, config=paper_config)
     layer = distilbert.transformer.layer[1]
     qformers = [
         qformer
@@ -190,9 +186,7 @@ def test_lavila_encoder_and_config_from_the_parts(tmp_path, gpt2_dir, distilbert
     checkpoint["module.logit_scale"] = torch.tensor(4.6)
     checkpoint["module.image_projection"] = torch.randn(64, 16)
     torch.save({"state_dict": checkpoint, "epoch": 3, "args": argparse.Namespace(model="CLIP")}, path)
-    model = VideoReCapForConditionalGeneration.from_pretrained_parts(
-        text=gpt2_dir, vision=path, qformer=distilbert_dir
-    )
+    model = from_pretrained_parts(text=gpt2_dir, vision=path, qformer=distilbert_dir)
     config = model.config
     vision = config.vision_config
     assert (vision.hidden_size, vision.num_attention_heads, vision.num_frames, vision.image_size) == (64, 1, 3, 32)
@@ -209,7 +203,7 @@ def test_lavila_encoder_and_config_from_the_parts(tmp_path, gpt2_dir, distilbert
 def test_parts_that_do_not_fit_the_config_are_refused(config, gpt2_dir, timm_clip):
     deeper = config_with(config, text_config={"n_layer": 3})
     with pytest.raises(CheckpointConversionError, match=r"GPT-2 .* no weights for .*layers\.2"):
-        VideoReCapForConditionalGeneration.from_pretrained_parts(text=gpt2_dir, vision=timm_clip[1], config=deeper)
+        from_pretrained_parts(text=gpt2_dir, vision=timm_clip[1], config=deeper)
     wider = config_with(config, vision_config={"hidden_size": 48})
     with pytest.raises(CheckpointConversionError, match=r"shape .* for `model\.vision_model"):
-        VideoReCapForConditionalGeneration.from_pretrained_parts(text=gpt2_dir, vision=timm_clip[1], config=wider)
+        from_pretrained_parts(text=gpt2_dir, vision=timm_clip[1], config=wider)

@@ -18,7 +18,7 @@ from transformers import (
     GenerationConfig,
 )
 
-from tests.test_modeling_video_recap import level_inputs, randomize
+from tests.models.video_recap.test_modeling_video_recap import level_inputs, randomize
 from transformers_recap import (
     LEVELS,
     VideoReCapConfig,
@@ -27,9 +27,10 @@ from transformers_recap import (
     VideoReCapProcessor,
     VideoReCapVideoProcessor,
 )
+from transformers_recap.models.video_recap.processing_video_recap import DEFAULT_INPUT_SETTINGS
 
 
-HUB_CONFIGS = Path(__file__).resolve().parents[1] / "hub_configs"
+HUB_CONFIGS = Path(__file__).resolve().parents[3] / "hub_configs"
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def test_auto_classes_round_trip(saved):
     processor = AutoProcessor.from_pretrained(directory)
     assert isinstance(processor, VideoReCapProcessor)
     assert isinstance(AutoVideoProcessor.from_pretrained(directory), VideoReCapVideoProcessor)
-    assert processor.level_settings == model.config.level_settings
+    processor.check_model_config(model.config)
 
 
 def test_trust_remote_code_without_the_package(saved, tmp_path):
@@ -119,7 +120,7 @@ def test_trust_remote_code_without_the_package(saved, tmp_path):
 def test_processor_save_load_keeps_settings(tmp_path, tiny_processor):
     tiny_processor.save_pretrained(tmp_path)
     reloaded = VideoReCapProcessor.from_pretrained(tmp_path)
-    assert reloaded.level_settings == tiny_processor.level_settings
+    assert reloaded.input_settings == tiny_processor.input_settings
     assert reloaded.video_processor.image_mean == tiny_processor.video_processor.image_mean
     assert reloaded.tokenizer.eos_token_id == tiny_processor.tokenizer.eos_token_id
 
@@ -132,7 +133,7 @@ def test_hub_configs(variant, tmp_path, tiny_tokenizer):
     assert generation_config.bos_token_id == generation_config.eos_token_id == 50256
     assert generation_config.pad_token_id == 50256 and not generation_config.do_sample
     processor_config = json.loads((directory / "processor_config.json").read_text())
-    assert processor_config["level_settings"] == config.level_settings
+    assert set(processor_config["input_settings"]) == set(LEVELS)
     video = processor_config["video_processor"]
     assert video["image_mean"] == [108.3272985, 116.7460125, 104.09373615]
     assert video["crop_size"] == {"height": 224, "width": 224} and video["size"] == {"shortest_edge": 224}
@@ -143,11 +144,14 @@ def test_hub_configs(variant, tmp_path, tiny_tokenizer):
     else:
         assert config.unified
         assert {config.level_settings[level]["num_video_queries"] for level in LEVELS} == {256}
-        assert config.level_settings["segment"]["num_video_features"] == 512
-        assert config.level_settings["video"]["max_new_tokens"] == 99
+        assert processor_config["input_settings"]["segment"]["num_video_features"] == 512
+        assert generation_config.level_max_new_tokens == {"clip": 76, "segment": 76, "video": 99}
     # The processor directory plus a GPT-2 tokenizer loads with AutoProcessor.
     for name in ("config.json", "processor_config.json"):
         (tmp_path / name).write_text((directory / name).read_text())
     tiny_tokenizer.save_pretrained(tmp_path)
     processor = AutoProcessor.from_pretrained(tmp_path)
-    assert isinstance(processor, VideoReCapProcessor) and processor.level_settings == config.level_settings
+    assert isinstance(processor, VideoReCapProcessor) and processor.input_settings == {
+        level: {**DEFAULT_INPUT_SETTINGS[level], **processor_config["input_settings"][level]} for level in LEVELS
+    }
+    processor.check_model_config(config)

@@ -86,4 +86,7 @@ class VideoReCapVideoProcessor(BaseVideoProcessor):
         return BatchFeature(data={"pixel_values_videos": processed_videos}, tensor_type=return_tensors)
 
 
+VideoReCapVideoProcessor.register_for_auto_class("AutoVideoProcessor")
+
+
 __all__ = ["VIDEO_RECAP_MEAN", "VIDEO_RECAP_STD", "VideoReCapVideoProcessor"]

@@ -9,9 +9,9 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .configuration_video_recap import LEVELS, validate_level
-from .training.collator import VideoReCapDataCollator
-from .training.sampler import MultiLevelDataset
+from ..models.video_recap.configuration_video_recap import LEVELS, validate_level
+from .collator import VideoReCapDataCollator
+from .sampler import MultiLevelDataset
 
 
 PAPER_TABLE_2 = {
@@ -49,7 +49,7 @@ def caption_examples(
     """
     validate_level(level)
     collator = VideoReCapDataCollator(
-        processor, clip_reader=clip_reader, clip_seconds=model.config.get_level_settings("clip").window_seconds
+        processor, clip_reader=clip_reader, level_max_new_tokens=model.generation_config.level_max_new_tokens
     )
     loader = DataLoader(MultiLevelDataset({level: examples}), batch_size=batch_size, collate_fn=collator)
     device = model.device
@@ -77,7 +77,7 @@ def evaluate_level(
     **caption_kwargs,
 ) -> LevelEvaluation:
     """Captions `examples` and scores them against their `text` with [`compute_caption_metrics`]."""
-    from .metrics import compute_caption_metrics
+    from ..metrics import compute_caption_metrics
 
     predictions = caption_examples(model, processor, examples, level, **caption_kwargs)
     references = [example["text"] for example in examples]

@@ -17,10 +17,8 @@ This replaces the original's chain of scripts (`extract_captions.py`, `extract_f
 captions for training.
 """
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,9 +26,11 @@ import torch
 from transformers.generation.utils import GenerateOutput
 from transformers.utils import logging
 
-from .configuration_video_recap import LEVELS, validate_level
+from ..models.video_recap.configuration_video_recap import LEVELS, validate_level
+from ..models.video_recap.processing_video_recap import check_window_lengths, clip_windows, window_feature_rows
 from .cpu_matmul import onednn_linear_layers
-from .video_io import DEFAULT_SHORT_SIDE, BackgroundIterator, clip_windows, open_video
+from .outputs import HierarchicalCaptions, TimedCaption
+from .video_io import DEFAULT_SHORT_SIDE, BackgroundIterator, open_video
 
 
 logger = logging.get_logger(__name__)
@@ -38,168 +38,6 @@ logger = logging.get_logger(__name__)
 _TIME_EPSILON = 1e-6
 # The decoding thread yields the CPU to the model's threads and decodes in the time they leave idle.
 _DECODING_NICENESS = 10
-
-
-def _timestamp(seconds: float, decimal_separator: str) -> str:
-    """`HH:MM:SS,mmm` (SubRip) or `HH:MM:SS.mmm` (WebVTT)."""
-    milliseconds = max(0, round(seconds * 1000))
-    hours, milliseconds = divmod(milliseconds, 3_600_000)
-    minutes, milliseconds = divmod(milliseconds, 60_000)
-    secs, milliseconds = divmod(milliseconds, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_separator}{milliseconds:03d}"
-
-
-def _clock(seconds: float) -> str:
-    """`H:MM:SS`, rounded to the second."""
-    hours, rest = divmod(max(0, round(seconds)), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def _one_line(text: str) -> str:
-    """Text with all whitespace runs (newlines included) turned into single spaces, so a cue stays one block."""
-    return " ".join(text.split())
-
-
-@dataclass
-class TimedCaption:
-    """A caption of the window `[start, end]` (seconds)."""
-
-    start: float
-    end: float
-    text: str
-
-
-@dataclass
-class HierarchicalCaptions:
-    r"""
-    Captions of one video at the three levels.
-
-    Args:
-        clips (`list[TimedCaption]`): clip captions, in time order.
-        segments (`list[TimedCaption]`): segment descriptions, in time order.
-        summary (`str`, *optional*): the video summary.
-        duration (`float`, *optional*): length of the video in seconds.
-    """
-
-    clips: list[TimedCaption] = field(default_factory=list)
-    segments: list[TimedCaption] = field(default_factory=list)
-    summary: str | None = None
-    duration: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain Python: `{"duration", "clips": [{"start", "end", "text"}], "segments": [...], "summary"}`."""
-        return {
-            "duration": self.duration,
-            "clips": [asdict(caption) for caption in self.clips],
-            "segments": [asdict(caption) for caption in self.segments],
-            "summary": self.summary,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "HierarchicalCaptions":
-        """Inverse of [`to_dict`] (extra keys, such as the CLI's `"video"`, are ignored)."""
-        return cls(
-            clips=[TimedCaption(**caption) for caption in data.get("clips") or []],
-            segments=[TimedCaption(**caption) for caption in data.get("segments") or []],
-            summary=data.get("summary"),
-            duration=data.get("duration"),
-        )
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The captions as JSON (see [`to_dict`])."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
-
-    def _cues(self, levels: Sequence[str]) -> list[tuple[str, int, TimedCaption]]:
-        for level in levels:
-            validate_level(level)
-        cues = []
-        if "video" in levels and self.summary:
-            end = (
-                self.duration
-                if self.duration is not None
-                else max((c.end for c in self.segments + self.clips), default=0.0)
-            )
-            cues.append(("summary", 0, TimedCaption(0.0, end, self.summary)))
-        if "segment" in levels:
-            cues.extend(("segment", index, caption) for index, caption in enumerate(self.segments))
-        if "clip" in levels:
-            cues.extend(("clip", index, caption) for index, caption in enumerate(self.clips))
-        order = {"summary": 0, "segment": 1, "clip": 2}
-        cues = [cue for cue in cues if cue[2].text.strip()]
-        return sorted(cues, key=lambda cue: (round(cue[2].start, 6), order[cue[0]], cue[1]))
-
-    def to_srt(self, levels: Sequence[str] = ("clip", "segment")) -> str:
-        """
-        SubRip subtitles: one cue per clip caption and per segment description (overlapping cues, which players stack);
-        add `"video"` to `levels` for a cue with the summary over the whole video. Empty captions are left out.
-        """
-        blocks = []
-        for number, (_, _, caption) in enumerate(self._cues(levels), start=1):
-            times = f"{_timestamp(caption.start, ',')} --> {_timestamp(caption.end, ',')}"
-            blocks.append(f"{number}\n{times}\n{_one_line(caption.text)}\n")
-        return "\n".join(blocks)
-
-    def to_vtt(self, levels: Sequence[str] = ("clip", "segment")) -> str:
-        """
-        WebVTT subtitles with the cues of [`to_srt`] (identified `clip-N` / `segment-N` / `summary`); the summary is
-        also written as a `NOTE` block under the header.
-        """
-        blocks = ["WEBVTT\n"]
-        if self.summary:
-            blocks.append(f"NOTE\nSummary: {_one_line(self.summary).replace('-->', '->')}\n")
-        for kind, index, caption in self._cues(levels):
-            identifier = kind if kind == "summary" else f"{kind}-{index + 1}"
-            times = f"{_timestamp(caption.start, '.')} --> {_timestamp(caption.end, '.')}"
-            text = _one_line(caption.text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            blocks.append(f"{identifier}\n{times}\n{text}\n")
-        return "\n".join(blocks)
-
-    def to_markdown(self) -> str:
-        """A readable report: the summary, then each segment with its description and the clip captions inside it."""
-        lines = []
-        if self.summary is not None:
-            lines += ["# Video summary", "", self.summary, ""]
-        if self.segments:
-            lines += ["## Segments", ""]
-            for number, segment in enumerate(self.segments, start=1):
-                lines += [f"### {number}. {_clock(segment.start)} – {_clock(segment.end)}", "", segment.text, ""]
-                inside = [
-                    clip
-                    for clip in self.clips
-                    if segment.start - _TIME_EPSILON <= clip.start
-                    and (clip.start < segment.end or number == len(self.segments))
-                ]
-                lines += [f"- `{_clock(clip.start)}–{_clock(clip.end)}` {clip.text}" for clip in inside]
-                if inside:
-                    lines.append("")
-        elif self.clips:
-            lines += ["## Clip captions", ""]
-            lines += [f"- `{_clock(clip.start)}–{_clock(clip.end)}` {clip.text}" for clip in self.clips]
-            lines.append("")
-        return "\n".join(lines)
-
-
-def window_feature_rows(start: float, end: float, clip_seconds: float, num_rows: int) -> slice:
-    """
-    The rows of per-clip features (one per `clip_seconds` window from 0) the original gives the window
-    `[start, end]`: `int(start / clip_seconds)` to `int(end // clip_seconds)` inclusive (one row past the window when
-    `end` is a clip boundary), cut to the `num_rows` that exist. Never empty for `num_rows >= 1`.
-    """
-    first = min(int(start / clip_seconds), num_rows - 1)
-    last = min(int(end // clip_seconds), num_rows - 1)
-    return slice(first, max(last, first) + 1)
-
-
-def captions_in_window(captions: Sequence[TimedCaption], start: float, end: float) -> list[str]:
-    """
-    Texts of the captions inside `[start, end]` (`caption.start >= start` and `caption.end <= end`, the original's
-    rule), in time order. When none lies entirely inside (a window shorter than a clip), those overlapping it.
-    """
-    inside = [c.text for c in captions if c.start >= start - _TIME_EPSILON and c.end <= end + _TIME_EPSILON]
-    if inside:
-        return inside
-    return [c.text for c in captions if c.start < end and c.end > start]
 
 
 def _chunks(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -222,9 +60,11 @@ class HierarchicalCaptioner:
         processor ([`VideoReCapProcessor`]): its level settings must be the model's.
         levels (`Sequence[str]`, *optional*, defaults to all): levels to produce. A level that reads the captions of
             the level below also gets that level computed (and returned).
-        clip_seconds (`float`, *optional*): clip window; defaults to the model's clip `window_seconds` (4 s).
-        segment_seconds (`float`, *optional*): segment window; defaults to the model's segment `window_seconds`
-            (180 s). Must not be shorter than `clip_seconds`.
+        clip_seconds (`float`, *optional*): clip window; defaults to the processor's [`VideoReCapProcessor.clip_seconds`]
+            (4 s).
+        segment_seconds (`float`, *optional*): segment window; defaults to the processor's
+            [`VideoReCapProcessor.segment_seconds`] (180 s). Must be a whole multiple of `clip_seconds`, so that each
+            clip caption lies inside exactly one segment.
         batch_size (`int`, *optional*, defaults to 32): clips encoded and captioned together (also the batch of
             segment windows). On the CPU, decoding steps read all decoder weights whatever the batch, so larger
             batches caption faster (about 35% less time per clip caption at 32 than at 8).
@@ -270,14 +110,10 @@ class HierarchicalCaptioner:
             raise ValueError(f"levels must name at least one of {LEVELS}.")
         self.levels = tuple(level for level in LEVELS if level in {validate_level(level) for level in levels})
         self.levels_to_run = self._resolve_dependencies(self.levels)
-        self.clip_seconds = float(clip_seconds or self.config.get_level_settings("clip").window_seconds)
-        self.segment_seconds = float(segment_seconds or self.config.get_level_settings("segment").window_seconds)
-        if self.clip_seconds <= 0 or self.segment_seconds <= 0:
-            raise ValueError("clip_seconds and segment_seconds must be positive.")
-        if self.segment_seconds < self.clip_seconds:
-            raise ValueError(
-                f"segment_seconds ({self.segment_seconds}) must not be shorter than clip_seconds ({self.clip_seconds})."
-            )
+        processor.check_model_config(self.config)
+        self.clip_seconds = float(clip_seconds or processor.clip_seconds)
+        self.segment_seconds = float(segment_seconds or processor.segment_seconds)
+        check_window_lengths(self.clip_seconds, self.segment_seconds)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         self.batch_size = batch_size
@@ -465,7 +301,7 @@ class HierarchicalCaptioner:
                 cls_features[window_feature_rows(s, e, self.clip_seconds, len(cls_features))] for s, e in windows
             ]
         if settings.num_text_queries:
-            contexts = [captions_in_window(lower, s, e) for s, e in windows]
+            contexts = [self.processor.window_context(lower, s, e) for s, e in windows]
         return self.describe_windows(level, features, contexts, progress_bar=bar)
 
     def describe_windows(
@@ -552,10 +388,4 @@ class HierarchicalCaptioner:
         return logging.tqdm(total=total, unit="caption", disable=not self.progress, leave=False)
 
 
-__all__ = [
-    "HierarchicalCaptioner",
-    "HierarchicalCaptions",
-    "TimedCaption",
-    "captions_in_window",
-    "window_feature_rows",
-]
+__all__ = ["HierarchicalCaptioner"]

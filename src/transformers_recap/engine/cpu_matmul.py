@@ -3,15 +3,16 @@
 oneDNN matrix multiplications for CPU inference.
 
 On CPUs where MKL does not pick its best kernels (e.g. AMD EPYC, where it takes its AVX2 path), torch's default
-float32 `nn.Linear` runs at about half the speed oneDNN reaches on the same machine, and bfloat16 goes through oneDNN
-already but without the weight layout oneDNN prefers. [`onednn_linear_layers`] routes every `nn.Linear` and
+float32 `nn.Linear` runs at about half the speed oneDNN reaches on the same machine (bfloat16 goes through oneDNN
+already, and oneDNN's linear primitive has no bfloat16 kernel on CPUs without AVX512-BF16 or AMX, so bfloat16 layers
+keep their own forward). [`onednn_linear_layers`] routes every float32 `nn.Linear` and
 transformers `Conv1D` (GPT-2's projections) of a model through oneDNN's linear primitive for the duration of a
 `with` block, without touching the parameters: the state dict, the tied weights and the module tree stay as they are,
 and the original forwards come back on exit.
 
 In float32 oneDNN sums in a different order than MKL, so results differ in the last bits (relative 1e-6); greedy
 captions are unaffected in our measurements (see `benchmarks/`). Layers fall back to their own forward whenever the
-fast path does not apply: inputs not on the CPU, gradients required, or dtypes other than float32/bfloat16.
+fast path does not apply: inputs not on the CPU, gradients required, or dtypes other than float32.
 
 Only the dispatch is written here; the kernels are oneDNN's, reached through the operator torch's own compiler
 (inductor) uses for CPU linear layers.
@@ -28,7 +29,7 @@ from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
-_FAST_DTYPES = (torch.float32, torch.bfloat16)
+_FAST_DTYPES = (torch.float32,)
 
 
 def onednn_matmul_available() -> bool:
@@ -61,7 +62,7 @@ def _onednn_forward(module: nn.Module, transposed: bool):
 def onednn_linear_layers(model: nn.Module, enabled: bool = True) -> Iterator[int]:
     """
     Within the block, the `nn.Linear` and `Conv1D` layers of `model` compute through oneDNN when their input is a
-    float32 or bfloat16 CPU tensor and no gradient is needed. Yields the number of layers routed (0 when `enabled` is
+    float32 CPU tensor and no gradient is needed. Yields the number of layers routed (0 when `enabled` is
     false or this torch build has no oneDNN). Not re-entrant for the same layers from several threads.
 
     Example:

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from tests.video_fixtures import load_tiny, save_tiny_model
+from transformers_recap import HierarchicalCaptioner
 from transformers_recap.data.synthetic import generate_synthetic_hcap
-from transformers_recap.evaluation import PAPER_TABLE_2, format_table, most_frequent_caption
-from transformers_recap.hierarchy import HierarchicalCaptioner
 from transformers_recap.metrics import compute_caption_metrics
+from transformers_recap.training.evaluation import PAPER_TABLE_2, format_table, most_frequent_caption
 from transformers_recap.training.extraction import extract_videos
 
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def load_example(name: str):

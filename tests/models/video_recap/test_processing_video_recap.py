@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from transformers_recap import VideoReCapConfig, VideoReCapVideoProcessor
-from transformers_recap.processing_video_recap import pack_context, sample_features
+from tests.utils import TINY_LEVEL_SETTINGS, make_tiny_config, make_tiny_processor
+from transformers_recap import VideoReCapConfig, VideoReCapProcessor, VideoReCapVideoProcessor
+from transformers_recap.models.video_recap.processing_video_recap import (
+    captions_in_window,
+    clip_windows,
+    pack_context,
+    sample_features,
+)
 
 
 def test_normalisation_uses_lavila_constants_on_0_255_scale():
@@ -89,7 +95,7 @@ def test_processor_segment_inputs(tiny_processor):
 def test_processor_truncates_context(tiny_processor, tiny_config):
     long_context = [["#C C picks up the red cup"] * 200]
     batch = tiny_processor(context=long_context, level="video")
-    assert batch["context_input_ids"].shape[1] == tiny_config.level_settings["video"]["max_context_tokens"]
+    assert batch["context_input_ids"].shape[1] == 512  # the released max_context_tokens
 
 
 def test_targets_have_bos_eos_and_masked_padding(tiny_processor):
@@ -103,7 +109,7 @@ def test_targets_have_bos_eos_and_masked_padding(tiny_processor):
     assert batch["labels"][1].tolist() == [eos] + second + [eos] + [-100] * (len(first) - len(second))
     assert batch["attention_mask"][1].sum() == len(second) + 2
     long_caption = " ".join(["red cup"] * 50)
-    truncated = tiny_processor(text=[long_caption], level="clip")["input_ids"][0]
+    truncated = tiny_processor(text=[long_caption], level="clip", max_new_tokens=12)["input_ids"][0]
     assert len(truncated) == 12 + 1  # BOS + (max_new_tokens - 1) tokens + EOS
     assert truncated[-1] == eos
 
@@ -134,7 +140,7 @@ def test_processor_errors(tiny_processor):
         tiny_processor(context=[["a"], []], level="segment")
     with pytest.raises(ValueError, match=r"video_features\[0\]"):
         tiny_processor(video_features=[np.zeros((0, 32))], level="video")
-    with pytest.raises(ValueError, match="takes frames"):
+    with pytest.raises(ValueError, match="takes no CLS features"):
         tiny_processor(video_features=[np.zeros((3, 32))], level="clip")
     with pytest.raises(TypeError, match="list of strings"):
         tiny_processor(text=[1, 2], level="clip")
@@ -150,16 +156,15 @@ def test_config_defaults_and_validation():
     assert config.qformer_config.layer_norm_eps == 1e-12 and config.qformer_config.encoder_hidden_size == 768
     assert config.text_config.n_layer == 12 and config.text_config.vocab_size == 50257
     segment = config.get_level_settings("segment")
-    assert (segment.num_video_queries, segment.num_text_queries, segment.num_video_features) == (32, 256, 80)
-    assert config.get_level_settings("video").context_separator == ". "
+    assert (segment.num_video_queries, segment.num_text_queries) == (32, 256)
     with pytest.raises(ValueError, match="Unknown level"):
         config.get_level_settings("scene")
     with pytest.raises(ValueError, match="unknown levels"):
         VideoReCapConfig(level_settings={"scene": {}})
     with pytest.raises(ValueError, match="unknown fields"):
         VideoReCapConfig(level_settings={"clip": {"num_queries": 3}})
-    with pytest.raises(ValueError, match="feature_sampling"):
-        VideoReCapConfig(level_settings={"video": {"feature_sampling": "mean"}})
+    with pytest.raises(ValueError, match="unknown fields"):
+        VideoReCapConfig(level_settings={"video": {"num_video_features": 8}})  # a processor setting
     with pytest.raises(ValueError, match="clip level has no previous level"):
         VideoReCapConfig(level_settings={"clip": {"num_text_queries": 4}})
     with pytest.raises(ValueError, match="divisible"):
@@ -167,3 +172,49 @@ def test_config_defaults_and_validation():
     # A text-only ablation: no video queries at the segment level.
     ablation = VideoReCapConfig(level_settings={"segment": {"num_video_queries": 0}})
     assert ablation.get_level_settings("segment").num_video_queries == 0
+
+
+def test_input_settings_defaults_and_validation(tiny_tokenizer):
+    processor = VideoReCapProcessor(VideoReCapVideoProcessor(), tiny_tokenizer)
+    segment = processor.get_input_settings("segment")
+    assert (segment.num_video_features, segment.feature_sampling, segment.max_context_tokens) == (80, "masking", 512)
+    assert processor.get_input_settings("video").context_separator == ". "
+    assert (processor.clip_seconds, processor.segment_seconds) == (4.0, 180.0)
+    with pytest.raises(ValueError, match="feature_sampling"):
+        VideoReCapProcessor(
+            VideoReCapVideoProcessor(), tiny_tokenizer, input_settings={"video": {"feature_sampling": "mean"}}
+        )
+    with pytest.raises(ValueError, match="unknown fields"):
+        VideoReCapProcessor(
+            VideoReCapVideoProcessor(), tiny_tokenizer, input_settings={"clip": {"num_video_queries": 3}}
+        )
+    with pytest.raises(ValueError, match=r"whole multiple of clip_seconds \(4.0\).*e\.g\. 8"):
+        VideoReCapProcessor(
+            VideoReCapVideoProcessor(), tiny_tokenizer, input_settings={"segment": {"window_seconds": 10}}
+        )
+
+
+def test_processor_that_disagrees_with_the_model_names_both_values(tiny_tokenizer, tiny_config):
+    text_only = make_tiny_config(
+        tiny_tokenizer,
+        level_settings={**TINY_LEVEL_SETTINGS[False], "segment": {"num_video_queries": 0, "num_text_queries": 5}},
+    )
+    processor = make_tiny_processor(tiny_tokenizer, tiny_config)
+    with pytest.raises(
+        ValueError,
+        match=r"input_settings\['segment'\]\['num_video_features'\] is 8, but the model's level_settings\['segment'\]\['num_video_queries'\] is 0",
+    ):
+        processor.check_model_config(text_only)
+    make_tiny_processor(tiny_tokenizer, text_only, segment={"num_video_features": None}).check_model_config(text_only)
+    with pytest.raises(ValueError, match="crops to 32 px, but the model's vision_config.image_size is 224"):
+        processor.check_model_config(VideoReCapConfig())
+
+
+def test_each_clip_caption_lies_in_exactly_one_segment():
+    """Segments that are whole multiples of the clip length: the original's rule assigns every clip exactly once."""
+    from transformers_recap import TimedCaption
+
+    duration, clip_seconds, segment_seconds = 70.5, 4.0, 12.0
+    clips = [TimedCaption(s, e, f"c{i}") for i, (s, e) in enumerate(clip_windows(duration, clip_seconds))]
+    assigned = [text for s, e in clip_windows(duration, segment_seconds) for text in captions_in_window(clips, s, e)]
+    assert assigned == [clip.text for clip in clips]
