@@ -9,14 +9,17 @@ from typing import Any
 
 from .ego4d_hcap import (
     LEVELS,
+    AnnotationFileError,
     Ego4DHCap,
     Ego4DHCapConfig,
+    FeatureFileError,
     MalformedRecordError,
     load_ego4d_hcap,
     read_annotation_file,
     read_feature_file,
 )
-from .safe_pickle import UnsafePickleError, load_plain_pickle
+from .ids import InvalidUidError, validate_uid
+from .safe_pickle import PickleExpansionError, UnsafePickleError, load_plain_pickle
 
 
 _SYNTHETIC_NAMES = (
@@ -41,13 +44,18 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LEVELS",
+    "AnnotationFileError",
     "Ego4DHCap",
     "Ego4DHCapConfig",
+    "FeatureFileError",
+    "InvalidUidError",
     "MalformedRecordError",
+    "PickleExpansionError",
     "UnsafePickleError",
     "load_ego4d_hcap",
     "load_plain_pickle",
     "read_annotation_file",
     "read_feature_file",
+    "validate_uid",
     *_SYNTHETIC_NAMES,
 ]

@@ -27,8 +27,16 @@ The annotation files are read from `data_dir/annotations/` and, for files not fo
   `start_sec` (default 0), `end_sec`, `sids`, `segment_descriptions` and `version`.
 
 Pickles are read with an unpickler that admits only plain data ([`load_plain_pickle`]): a file that references any
-class or function is refused and nothing in it runs. A split whose file is absent is left out; a config with no file
-at all raises `FileNotFoundError`.
+class or function is refused and nothing in it runs. A pickle can also name one object many times through two-byte
+memo references, so a 12 kB file could expand to hundreds of MB of Arrow cache; a pickle whose data, measured as a tree
+with every reference counted in full (one unit per object plus one per character), exceeds 64 units per byte of the
+file plus 1 MiB is refused with `PickleExpansionError` (plain annotation pickles measure about 1 unit per byte), and so
+is one that contains itself. JSON files must be UTF-8. A file that cannot be parsed (not UTF-8, invalid JSON, nested
+deeper than Python's JSON parser allows, an integer longer than Python's 4300-digit limit) or does not hold a list
+raises [`AnnotationFileError`] naming the file.
+
+A split whose file is absent is left out; a file holding an empty list is left out with a warning; a config with no
+file at all raises `FileNotFoundError`, and one whose files are all empty raises [`AnnotationFileError`].
 
 ## Fields
 
@@ -62,9 +70,13 @@ counted in a warning; the paths are still filled in.
 
 ## Malformed records
 
-A record with a missing field, a wrong type, `end_sec < start_sec`, a negative or non-finite time, an empty target
-text or a uid that is not a plain file name is skipped and counted, and a warning lists the first ones with their index
-(also available as `builder.malformed_records` after preparation). With `strict=True` the first one raises
+A record with a missing field, a wrong type, `end_sec < start_sec` (also in a `captions_pred` entry), a negative or
+non-finite time (`1e400` in JSON reads as infinity; an integer beyond the float range such as `10**400` counts as
+non-finite), an empty target text, a text with a lone surrogate (not valid Unicode, so not storable in Arrow) or a uid
+that is not a plain file name ([`~transformers_recap.data.validate_uid`]: no path separator, `..`, NUL or other
+control character, nothing Windows forbids) is skipped and counted, and a warning lists the first ones with their index
+(also available as `builder.malformed_records` after preparation). A file whose records are all malformed raises
+[`AnnotationFileError`] with the first reason. With `strict=True` the first malformed record raises
 [`MalformedRecordError`] naming the file and index.
 
 ## Licence
@@ -90,6 +102,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +111,7 @@ import numpy as np
 from datasets.builder import Key
 from datasets.utils import logging
 
+from .ids import InvalidUidError, short_repr, validate_uid
 from .safe_pickle import load_plain_pickle
 
 
@@ -144,6 +158,14 @@ _MAX_REPORTED = 10
 
 class MalformedRecordError(ValueError):
     """Raised with `strict=True` for the first annotation record that cannot be used."""
+
+
+class AnnotationFileError(ValueError):
+    """Raised for an annotation file that cannot be used as a whole (unparsable, or no usable record in it)."""
+
+
+class FeatureFileError(ValueError):
+    """Raised by [`read_feature_file`] for a feature file that cannot be read (truncated, corrupt, wrong format)."""
 
 
 class _RecordError(Exception):
@@ -212,31 +234,48 @@ def _field(record: dict, name: str) -> Any:
 
 
 def _uid(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _RecordError(f"{field} must be a non-empty string, got {value!r}")
-    if "/" in value or "\\" in value or value in (".", ".."):
-        raise _RecordError(f"{field} {value!r} is not a plain file name")
-    return value
+    try:
+        return validate_uid(value, field)
+    except InvalidUidError as err:
+        raise _RecordError(err.reason) from None
 
 
 def _seconds(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _RecordError(f"{field} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise _RecordError(f"{field} must be a finite non-negative number, got {value!r}")
-    return float(value)
+        raise _RecordError(f"{field} must be a number, got {short_repr(value)}")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond the float range, such as 10**400
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds < 0:
+        raise _RecordError(f"{field} must be a finite non-negative number, got {short_repr(value)}")
+    return seconds
 
 
-def _window(start: Any, end: Any) -> tuple[float, float]:
-    start, end = _seconds(start, "start_sec"), _seconds(end, "end_sec")
+def _window(start: Any, end: Any, prefix: str = "") -> tuple[float, float]:
+    start, end = _seconds(start, f"{prefix}start_sec"), _seconds(end, f"{prefix}end_sec")
     if end < start:
-        raise _RecordError(f"end_sec ({end}) < start_sec ({start})")
+        raise _RecordError(f"{prefix}end_sec ({end}) < {prefix}start_sec ({start})")
     return start, end
 
 
-def _target(value: Any, field: str) -> str:
+def _text(value: Any, field: str) -> str:
+    """A string that can be stored as UTF-8 (Arrow refuses lone surrogates, which JSON `\\ud800` escapes produce)."""
     if not isinstance(value, str):
         raise _RecordError(f"{field} must be a string, got {type(value).__name__}")
+    try:
+        if not value.isascii():
+            value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise _RecordError(
+            f"{field} contains the lone surrogate {value[err.start]!r} at character {err.start}, which is not valid "
+            "Unicode text"
+        ) from None
+    return value
+
+
+def _target(value: Any, field: str) -> str:
+    value = _text(value, field)
     if not value.strip():
         raise _RecordError(f"{field} is empty")
     return value
@@ -249,11 +288,7 @@ def _sequence(value: Any, field: str) -> list | tuple:
 
 
 def _strings(value: Any, field: str) -> list[str]:
-    items = _sequence(value, field)
-    for position, item in enumerate(items):
-        if not isinstance(item, str):
-            raise _RecordError(f"{field}[{position}] must be a string, got {type(item).__name__}")
-    return list(items)
+    return [_text(item, f"{field}[{position}]") for position, item in enumerate(_sequence(value, field))]
 
 
 def _parse_clip(record: Any) -> dict[str, Any]:
@@ -275,16 +310,16 @@ def _parse_segment(record: Any) -> dict[str, Any]:
     for position, entry in enumerate(_sequence(_field(record, "captions_pred"), "captions_pred")):
         if not isinstance(entry, (list, tuple)) or len(entry) < 4:
             raise _RecordError(f"captions_pred[{position}] must be a [vid, start_sec, end_sec, caption] list")
-        if not isinstance(entry[3], str):
-            raise _RecordError(f"captions_pred[{position}] caption must be a string, got {type(entry[3]).__name__}")
-        starts.append(_seconds(entry[1], f"captions_pred[{position}] start_sec"))
-        ends.append(_seconds(entry[2], f"captions_pred[{position}] end_sec"))
-        captions_pred.append(entry[3])
+        caption = _text(entry[3], f"captions_pred[{position}] caption")
+        clip_start, clip_end = _window(entry[1], entry[2], f"captions_pred[{position}] ")
+        starts.append(clip_start)
+        ends.append(clip_end)
+        captions_pred.append(caption)
     captions_gt = []
     for position, entry in enumerate(_sequence(record.get("captions_gt", []), "captions_gt")):
-        if not isinstance(entry, dict) or not isinstance(entry.get("narration_text"), str):
+        if not isinstance(entry, dict) or "narration_text" not in entry:
             raise _RecordError(f"captions_gt[{position}] must be a dict with a string 'narration_text'")
-        captions_gt.append(entry["narration_text"])
+        captions_gt.append(_text(entry["narration_text"], f"captions_gt[{position}] narration_text"))
     return {
         "video_uid": _uid(_field(record, "vid"), "vid"),
         "segment_uid": None if sid is None else _uid(sid, "sid"),
@@ -301,7 +336,7 @@ def _parse_segment(record: Any) -> dict[str, Any]:
 def _parse_video(record: Any) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise _RecordError(f"expected a dict, got {type(record).__name__}")
-    sids = [_uid(sid, "sids entry") for sid in _sequence(record.get("sids", []), "sids")]
+    sids = [_uid(sid, f"sids[{position}]") for position, sid in enumerate(_sequence(record.get("sids", []), "sids"))]
     start = _seconds(record.get("start_sec", 0), "start_sec")
     if "end_sec" in record:
         start, end = _window(start, record["end_sec"])
@@ -334,27 +369,46 @@ def _parse_video(record: Any) -> dict[str, Any]:
 _PARSERS = {"clip": _parse_clip, "segment": _parse_segment, "video": _parse_video}
 
 
+def _read_json(path: str) -> Any:
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise AnnotationFileError(
+            f"{path} is not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start} cannot be decoded "
+            "(JSON annotation files must be UTF-8)."
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise AnnotationFileError(f"{path} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise AnnotationFileError(
+            f"{path} nests arrays or objects deeper than Python's JSON parser allows (about {sys.getrecursionlimit()} "
+            "levels); annotation records are a few levels deep."
+        ) from None
+    except ValueError as err:  # the only other ValueError of `json`: an integer over Python's digit limit
+        raise AnnotationFileError(f"{path} holds a number that cannot be read: {str(err).split(';')[0]}.") from None
+
+
 def read_annotation_file(path: str | os.PathLike) -> list:
-    """Read an Ego4D-HCap annotation file (`.pkl` with plain data only, or `.json`) holding a list of records.
+    """Read an Ego4D-HCap annotation file (`.pkl` with plain data only, or UTF-8 `.json`) holding a list of records.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        UnsafePickleError: the pickle references a class or function (it is not executed).
-        ValueError: the file cannot be parsed or does not hold a list.
+        UnsafePickleError: the pickle references a class or function (it is not executed), or its shared references
+            expand it far beyond its size ([`~transformers_recap.data.safe_pickle.PickleExpansionError`]).
+        AnnotationFileError: the file cannot be parsed (not UTF-8, not JSON, nested too deep, a number too long) or
+            does not hold a list.
+        ValueError: the pickle cannot be read.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Annotation file {path} does not exist.")
-    if path.endswith(".json"):
-        with open(path, encoding="utf-8") as file:
-            try:
-                records = json.load(file)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} is not valid JSON: {err}") from None
-    else:
-        records = load_plain_pickle(path)
+    records = _read_json(path) if path.endswith(".json") else load_plain_pickle(path)
     if not isinstance(records, (list, tuple)):
-        raise ValueError(f"{path} must hold a list of records, got {type(records).__name__}.")
+        raise AnnotationFileError(f"{path} must hold a list of records, got {type(records).__name__}.")
     return list(records)
 
 
@@ -367,15 +421,26 @@ def read_feature_file(path: str | os.PathLike, key: str | None = None) -> np.nda
 
     Returns:
         The array, e.g. `(num_windows, 768)` CLS features.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        FeatureFileError: the file is truncated, corrupt, holds objects or is not `.npy`/`.safetensors`; or it holds
+            several tensors and `key` is `None`.
+        KeyError: the `.safetensors` file has no tensor `key`.
     """
     path = os.fspath(path)
     if path.endswith(".safetensors"):
+        from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
-        tensors = load_file(path)
+        try:
+            tensors = load_file(path)
+        except (SafetensorError, TypeError, ValueError) as err:
+            # SafetensorError: truncated or corrupt header/data; TypeError: a dtype numpy lacks (bfloat16).
+            raise FeatureFileError(f"{path} is not a readable .safetensors file: {err}") from None
         if key is None:
             if len(tensors) != 1:
-                raise ValueError(f"{path} holds the tensors {sorted(tensors)}; pass key= to choose one.")
+                raise FeatureFileError(f"{path} holds the tensors {sorted(tensors)}; pass key= to choose one.")
             return next(iter(tensors.values()))
         if key not in tensors:
             raise KeyError(f"{path} has no tensor {key!r}; it holds {sorted(tensors)}.")
@@ -383,9 +448,9 @@ def read_feature_file(path: str | os.PathLike, key: str | None = None) -> np.nda
     if path.endswith(".npy"):
         try:
             return np.load(path, allow_pickle=False)
-        except ValueError as err:
-            raise ValueError(f"{path} is not a plain numeric .npy file: {err}") from None
-    raise ValueError(f"Unsupported feature file {path}; expected a .npy or .safetensors file.")
+        except (ValueError, EOFError) as err:  # object arrays, truncated or empty files
+            raise FeatureFileError(f"{path} is not a plain numeric .npy file: {err}") from None
+    raise FeatureFileError(f"Unsupported feature file {path}; expected a .npy or .safetensors file.")
 
 
 class Ego4DHCap(datasets.GeneratorBasedBuilder):
@@ -498,9 +563,13 @@ class Ego4DHCap(datasets.GeneratorBasedBuilder):
                 + ", ".join(candidates)
             )
         parse = _PARSERS[config.level]
-        generators = []
+        generators, empty = [], []
         for split, path in found.items():
             records = read_annotation_file(path)
+            if not records:
+                logger.warning(f"{path} holds no records; the {split!r} split is left out.")
+                empty.append(path)
+                continue
             malformed = []
             for index, record in enumerate(records):
                 try:
@@ -512,6 +581,11 @@ class Ego4DHCap(datasets.GeneratorBasedBuilder):
                         ) from None
                     malformed.append((index, str(err)))
             self.malformed_records[split] = malformed
+            if len(malformed) == len(records):
+                raise AnnotationFileError(
+                    f"{path}: all {len(records)} records are malformed, so the {split!r} split would be empty "
+                    f"(record {malformed[0][0]}: {malformed[0][1]})."
+                )
             if malformed:
                 listed = "; ".join(f"record {index}: {reason}" for index, reason in malformed[:_MAX_REPORTED])
                 more = f"; and {len(malformed) - _MAX_REPORTED} more" if len(malformed) > _MAX_REPORTED else ""
@@ -521,6 +595,10 @@ class Ego4DHCap(datasets.GeneratorBasedBuilder):
             skip = frozenset(index for index, _ in malformed)
             generators.append(
                 datasets.SplitGenerator(name=split, gen_kwargs={"path": path, "records": tuple(records), "skip": skip})
+            )
+        if not generators:
+            raise AnnotationFileError(
+                f"Every annotation file of the {config.name!r} config is empty: {', '.join(empty)}."
             )
         return generators
 
@@ -620,8 +698,10 @@ def load_ego4d_hcap(
 
 __all__ = [
     "LEVELS",
+    "AnnotationFileError",
     "Ego4DHCap",
     "Ego4DHCapConfig",
+    "FeatureFileError",
     "MalformedRecordError",
     "load_ego4d_hcap",
     "read_annotation_file",
