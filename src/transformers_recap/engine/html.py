@@ -27,16 +27,12 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from transformers.utils import logging
-
 
 if TYPE_CHECKING:
     from transformers_recap import HierarchicalCaptions
 
 
 __all__ = ["CaptionsHtmlError", "render_html", "video_source"]
-
-logger = logging.get_logger(__name__)
 
 _TIME_EPSILON = 1e-6
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
