@@ -271,15 +271,16 @@ def answer_all(args, questions, captions, settings, predictions_file: Path) -> d
 
 
 def report(questions, settings, predictions, output: Path) -> int:
-    from transformers_recap.qa import setting_title
+    from transformers_recap.qa import PAPER_TABLE_3, setting_title
 
     answered = [q for q in questions if q["answer"] >= 0]
     results: dict[str, Any] = {"settings": {}, "num_questions": len(questions), "num_with_answers": len(answered)}
     kinds = sorted({q["kind"] for q in answered if q["kind"]})
+    # Synthetic questions have kinds (a column each); EgoSchema's get the paper's numbers next to them.
+    columns = kinds or ["Paper"]
     if answered:
         width = max(len(setting_title(levels)) for levels in settings.values()) + 2
-        kind_columns = "".join(f"{kind:>13}" for kind in kinds)
-        print(f"\n{'Caption setting':<{width}}{'Accuracy':>10}{'Questions':>11}{kind_columns}")
+        print(f"\n{'Caption setting':<{width}}{'Accuracy':>10}{'Questions':>11}{''.join(f'{c:>13}' for c in columns)}")
     for name, levels in settings.items():
         records = [predictions[(q["q_uid"], name)] for q in questions]
         failed = sum("error" in record for record in records)
@@ -292,8 +293,11 @@ def report(questions, settings, predictions, output: Path) -> int:
                 / sum(q["kind"] == kind for q in answered)
                 for kind in kinds
             }
-            by_kind = "".join(f"{entry['by_kind'][kind]:>13.1%}" for kind in kinds)
-            print(f"{setting_title(levels):<{width}}{entry['accuracy']:>10.1%}{len(answered):>11}{by_kind}")
+            if kinds:
+                extra = "".join(f"{entry['by_kind'][kind]:>13.1%}" for kind in kinds)
+            else:
+                extra = f"{PAPER_TABLE_3[levels]:>12.2f}%" if levels in PAPER_TABLE_3 else f"{'-':>13}"
+            print(f"{setting_title(levels):<{width}}{entry['accuracy']:>10.1%}{len(answered):>11}{extra}")
         unanswered = [q for q in questions if q["answer"] < 0]
         if unanswered:
             submission = output / f"submission_{name.replace('+', '_')}.csv"

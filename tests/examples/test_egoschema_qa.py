@@ -121,3 +121,22 @@ def test_bad_input_gets_one_line_errors(workspace, capsys, tmp_path):
     assert "have no saved captions" in capsys.readouterr().err
     assert example.main([*common, "--questions", data.questions_file, "--settings", "clip+audio"]) == 1
     assert "Unknown caption setting 'clip+audio'" in capsys.readouterr().err
+
+
+def test_egoschema_questions_get_the_papers_numbers(workspace, capsys, tmp_path):
+    root, data = workspace
+    entries = json.loads(Path(data.questions_file).read_text())
+    for entry in entries:
+        del entry["kind"]  # as in EgoSchema's own file
+    questions = tmp_path / "questions.json"
+    questions.write_text(json.dumps(entries))
+    arguments = [
+        "--llm", "text-similarity", "--questions", str(questions), "--answers", data.answers_file, "--captions",
+        data.captions_file, "--output", str(tmp_path / "out"),
+    ]  # fmt: skip
+    assert load_example().main(arguments) == 0
+    table = {line.split("  ")[0]: line for line in capsys.readouterr().out.splitlines() if "  " in line}
+    assert table["Caption setting"].split()[-1] == "Paper"
+    assert table["Clip captions"].endswith("46.03%")
+    assert table["Clip captions + segment descriptions"].endswith(" -")
+    assert table["Hierarchical (clip + segment + video)"].endswith("50.23%")
