@@ -59,3 +59,25 @@ __all__ = [
     "validate_uid",
     *_SYNTHETIC_NAMES,
 ]
+
+
+# EgoSchema and Synthetic-HCap QA, also imported on first use.
+_QA_MODULES = {
+    **dict.fromkeys(
+        ("EgoSchemaFormatError", "load_egoschema", "read_egoschema_answers", "read_egoschema_questions"), ".egoschema"
+    ),
+    **dict.fromkeys(
+        ("SyntheticQuestion", "ground_truth_caption_record", "make_synthetic_questions", "write_synthetic_egoschema"),
+        ".synthetic_qa",
+    ),
+}
+_getattr_before_qa = __getattr__
+
+
+def __getattr__(name: str) -> Any:  # noqa: F811
+    if name in _QA_MODULES:
+        return getattr(importlib.import_module(_QA_MODULES[name], __name__), name)
+    return _getattr_before_qa(name)
+
+
+__all__ += list(_QA_MODULES)
