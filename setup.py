@@ -39,9 +39,11 @@ setup(
         "pyyaml",
         "rouge-score>=0.1.2",
         "pycocoevalcap>=1.2",
+        # the stemmer of the no-LLM question-answering baseline
+        "nltk",
     ],
     extras_require={
-        "dev": ["pytest>=8", "ruff>=0.6"],
+        "dev": ["pytest>=8", "ruff>=0.6", "selenium>=4.11"],
     },
     entry_points={"console_scripts": ["transformers-recap=transformers_recap.cli:main"]},
     classifiers=[

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 
 if TYPE_CHECKING:
-    from transformers_recap import HierarchicalCaptions
+    from .outputs import HierarchicalCaptions
 
 
 __all__ = ["CaptionsHtmlError", "render_html", "video_source"]

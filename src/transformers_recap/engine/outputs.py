@@ -1,7 +1,8 @@
 # Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
-"""What a user gets back: [`HierarchicalCaptions`] and its JSON, SubRip, WebVTT and Markdown forms."""
+"""What a user gets back: [`HierarchicalCaptions`] and its JSON, SubRip, WebVTT, Markdown and HTML forms."""
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -126,6 +127,22 @@ class HierarchicalCaptions:
             text = _one_line(caption.text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             blocks.append(f"{identifier}\n{times}\n{text}\n")
         return "\n".join(blocks)
+
+    def to_html(
+        self,
+        video_path: str | os.PathLike | None = None,
+        title: str | None = None,
+        output_path: str | os.PathLike | None = None,
+        video_src: str | None = None,
+    ) -> str:
+        """
+        One self-contained HTML page (no network): the video player, the summary, the segments as a timeline and the
+        clip captions under each segment; clicking a caption seeks the video. See [`~engine.html.render_html`] for how
+        the video is referenced (relative to `output_path` when given).
+        """
+        from .html import render_html
+
+        return render_html(self, video_path, title, output_path=output_path, video_src=video_src)
 
     def to_markdown(self) -> str:
         """A readable report: the summary, then each segment with its description and the clip captions inside it."""
