@@ -54,6 +54,28 @@ DEFAULT_LEVEL_SETTINGS = {
 }
 
 
+def merge_per_level(overrides: dict | None, defaults: dict, settings_class: type, name: str) -> dict:
+    """
+    `defaults` (level -> field -> value) updated with `overrides`, refusing unknown levels and fields of
+    `settings_class` (a dataclass) with an error naming `name`.
+    """
+    overrides = overrides or {}
+    unknown_levels = set(overrides) - set(LEVELS)
+    if unknown_levels:
+        raise ValueError(f"{name} has unknown levels {sorted(unknown_levels)}; expected {list(LEVELS)}.")
+    valid_fields = {field.name for field in fields(settings_class)}
+    merged = {}
+    for level in LEVELS:
+        level_overrides = overrides.get(level) or {}
+        unknown_fields = set(level_overrides) - valid_fields
+        if unknown_fields:
+            raise ValueError(
+                f"{name}[{level!r}] has unknown fields {sorted(unknown_fields)}; valid fields are {sorted(valid_fields)}."
+            )
+        merged[level] = {**defaults[level], **level_overrides}
+    return merged
+
+
 def validate_level(level: str) -> str:
     """Returns `level` if it names a caption level, else raises a `ValueError` listing the valid ones."""
     if level not in LEVELS:
@@ -207,21 +229,8 @@ class VideoReCapConfig(PreTrainedConfig):
 
     @staticmethod
     def _merge_level_settings(level_settings: dict | None) -> dict:
-        level_settings = level_settings or {}
-        unknown_levels = set(level_settings) - set(LEVELS)
-        if unknown_levels:
-            raise ValueError(f"level_settings has unknown levels {sorted(unknown_levels)}; expected {list(LEVELS)}.")
-        valid_fields = {field.name for field in fields(VideoReCapLevelSettings)}
-        merged = {}
-        for level in LEVELS:
-            overrides = level_settings.get(level) or {}
-            unknown_fields = set(overrides) - valid_fields
-            if unknown_fields:
-                raise ValueError(
-                    f"level_settings[{level!r}] has unknown fields {sorted(unknown_fields)}; "
-                    f"valid fields are {sorted(valid_fields)}."
-                )
-            settings = {**DEFAULT_LEVEL_SETTINGS[level], **overrides}
+        merged = merge_per_level(level_settings, DEFAULT_LEVEL_SETTINGS, VideoReCapLevelSettings, "level_settings")
+        for level, settings in merged.items():
             for name, value in settings.items():
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError(f"level_settings[{level!r}][{name!r}] must be an integer >= 0, got {value!r}.")
@@ -231,7 +240,6 @@ class VideoReCapConfig(PreTrainedConfig):
                 raise ValueError(
                     "The clip level has no previous level, so level_settings['clip'] needs no text queries."
                 )
-            merged[level] = settings
         return merged
 
     def get_level_settings(self, level: str) -> VideoReCapLevelSettings:

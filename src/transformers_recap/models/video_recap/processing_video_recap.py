@@ -10,14 +10,14 @@ curriculum's extraction and the evaluation all go through [`VideoReCapProcessor`
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
-from .configuration_video_recap import LEVELS, VideoReCapConfig, validate_level
+from .configuration_video_recap import LEVELS, VideoReCapConfig, merge_per_level, validate_level
 
 
 FEATURE_SAMPLING_METHODS = ("masking", "uniform")
@@ -95,21 +95,8 @@ DEFAULT_INPUT_SETTINGS = {
 
 def merge_input_settings(input_settings: dict | None) -> dict:
     """Completes per-level overrides with the released model's values and validates them (errors name the field)."""
-    input_settings = input_settings or {}
-    unknown_levels = set(input_settings) - set(LEVELS)
-    if unknown_levels:
-        raise ValueError(f"input_settings has unknown levels {sorted(unknown_levels)}; expected {list(LEVELS)}.")
-    valid_fields = {field.name for field in fields(VideoReCapInputSettings)}
-    merged = {}
-    for level in LEVELS:
-        overrides = input_settings.get(level) or {}
-        unknown_fields = set(overrides) - valid_fields
-        if unknown_fields:
-            raise ValueError(
-                f"input_settings[{level!r}] has unknown fields {sorted(unknown_fields)}; "
-                f"valid fields are {sorted(valid_fields)}."
-            )
-        settings = {**DEFAULT_INPUT_SETTINGS[level], **overrides}
+    merged = merge_per_level(input_settings, DEFAULT_INPUT_SETTINGS, VideoReCapInputSettings, "input_settings")
+    for level, settings in merged.items():
         if settings["num_video_features"] is not None:
             if level == "clip":
                 raise ValueError("input_settings['clip'] takes frames, so its num_video_features must be None.")
@@ -126,7 +113,6 @@ def merge_input_settings(input_settings: dict | None) -> dict:
             raise ValueError(f"input_settings[{level!r}]['max_context_tokens'] must be >= 1.")
         if level != "video" and not (settings["window_seconds"] or 0) > 0:
             raise ValueError(f"input_settings[{level!r}]['window_seconds'] must be a positive number.")
-        merged[level] = settings
     clip_seconds, segment_seconds = merged["clip"]["window_seconds"], merged["segment"]["window_seconds"]
     check_window_lengths(clip_seconds, segment_seconds)
     return merged
