@@ -14,7 +14,8 @@ This replaces the original's chain of scripts (`extract_captions.py`, `extract_f
 
 [`HierarchicalCaptioner`] also runs the higher levels on precomputed CLS features and captions
 ([`HierarchicalCaptioner.caption_features`], [`HierarchicalCaptioner.describe_windows`]), e.g. to extract predicted
-captions for training.
+captions for training, and streams the same captions while a video plays or is recorded
+([`HierarchicalCaptioner.stream`], see [`transformers_recap.engine.streaming`]).
 """
 
 import math
