@@ -161,3 +161,56 @@ def test_killed_process_loses_and_duplicates_nothing(model_dir, tmp_path):
     assert caption(folder, "--model", model_dir, "--output", output, "--device", "cpu") == 0
     names = [Path(record["video"]).name for record in records(output)]
     assert sorted(names) == [f"{index}.mp4" for index in range(6)] and finished_before >= 1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# --follow
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    # A finished MPEG-TS recording: nothing writes it any more, so --follow stops at its end (or after the idle time).
+    return write_video(tmp_path_factory.mktemp("recording") / "live.ts", 24 * 10, 24, container_format="mpegts")
+
+
+def test_follow_prints_each_event_as_a_json_line(model_dir, recording, capsys):
+    assert caption(recording, "--model", model_dir, "--follow", "0.5", "--segment-seconds", "8") == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["level"], e["index"], e["start"], e["end"]) for e in events] == [
+        ("clip", 0, 0.0, 4.0),
+        ("clip", 1, 4.0, 8.0),
+        ("clip", 2, 8.0, 10.0),
+        ("segment", 0, 0.0, 8.0),
+        ("segment", 1, 8.0, 10.0),
+        ("video", 0, 0.0, 10.0),
+    ]
+    assert all(event["final"] for event in events)
+    assert caption(recording, "--model", model_dir, "--segment-seconds", "8") == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert [e["text"] for e in events[:3]] == [clip["text"] for clip in whole["clips"]]
+    assert events[-1]["text"] == whole["summary"]
+
+
+def test_follow_appends_to_output_and_resumes_without_duplicates(model_dir, recording, tmp_path):
+    output = tmp_path / "events.jsonl"
+    options = ("--model", model_dir, "--follow", "0.5", "--segment-seconds", "8", "--output", output)
+    assert caption(recording, *options) == 0
+    complete = output.read_text()
+    assert len(complete.splitlines()) == 6
+    # A kill after three events, with half of the fourth on disk: the rerun appends the other three once.
+    lines = complete.splitlines(keepends=True)
+    output.write_text("".join(lines[:3]) + lines[3][:10])
+    assert caption(recording, *options) == 0
+    assert output.read_text() == complete
+
+
+def test_follow_usage_errors(model_dir, recording, tmp_path, capsys):
+    assert caption(recording, "--model", model_dir, "--follow", "--format", "srt") == 1
+    assert "--follow writes JSON lines" in capsys.readouterr().err
+    assert caption(recording, "--model", model_dir, "--follow", "0") == 1
+    assert "positive idle time" in capsys.readouterr().err
+    missing = tmp_path / "not-yet.ts"
+    assert caption(missing, "--model", model_dir, "--follow", "0.2") == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"transformers-recap: error: {missing}: does not exist after waiting 0.2 s for a recording"

@@ -4,6 +4,7 @@ The `transformers-recap` command.
 
     transformers-recap caption VIDEO --model DIR_OR_ID [--format json|srt|vtt|md] [--output FILE]
     transformers-recap caption DIR_OR_LIST.txt --model DIR_OR_ID --output RESULTS.jsonl
+    transformers-recap caption RECORDING.ts --model DIR_OR_ID --follow [IDLE_SECONDS] [--output EVENTS.jsonl]
     transformers-recap convert --clip CLIP.pt --segment SEG.pt --video VID.pt --output DIR
     transformers-recap demo [--seed N]
 
@@ -66,6 +67,18 @@ def add_caption_parser(subparsers: "argparse._SubParsersAction") -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="model dtype (default: float32)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--follow",
+        nargs="?",
+        type=float,
+        const=10.0,
+        metavar="IDLE_SECONDS",
+        help=(
+            "caption a video while it is being recorded (MPEG-TS, Matroska or fragmented MP4): print each caption as "
+            "a JSON line as soon as it is ready (or append it to --output); stop when the writer closes the file or "
+            "it has not grown for IDLE_SECONDS (default: 10)"
+        ),
+    )
     parser.set_defaults(handler=run_caption)
 
 
@@ -130,6 +143,8 @@ def _call_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_caption(args: argparse.Namespace) -> int:
+    if args.follow is not None:
+        return _caption_follow(args, _call_options(args))
     if not os.path.exists(args.input):
         raise CommandError(f"{args.input}: no such file or directory")
     options = _call_options(args)
@@ -158,6 +173,41 @@ def _caption_single(args: argparse.Namespace, options: dict[str, Any]) -> int:
         _write_atomically(args.output, text)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _caption_follow(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """
+    Streams the captions of a growing video file as JSON lines (one event each) to stdout, or appends them to --output;
+    a rerun after a kill appends only the events the file does not hold yet.
+    """
+    if not args.follow > 0:
+        raise CommandError(f"--follow needs a positive idle time in seconds, got {args.follow:g}")
+    if args.format != "json":
+        raise CommandError("--follow writes JSON lines; use --format json")
+    from .engine.video_io import VideoDecodingError
+
+    def key(event: dict[str, Any]) -> tuple:
+        return event.get("level"), event.get("index"), event.get("final")
+
+    recorded = set()
+    if args.output and os.path.isfile(args.output):
+        read_finished(args.output)  # drops a last line cut short by a kill
+        for line in Path(args.output).read_text(encoding="utf-8").splitlines():
+            try:
+                recorded.add(key(json.loads(line)))
+            except (json.JSONDecodeError, AttributeError):
+                continue
+    recap = _build_pipeline(args)
+    try:
+        for event in recap(args.input, stream=True, follow=True, idle_seconds=args.follow, **options):
+            record = event.to_dict()
+            if args.output and key(record) not in recorded:
+                append_record(args.output, record)
+            elif not args.output:
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+    except VideoDecodingError as error:
+        raise CommandError(str(error)) from None
     return 0
 
 

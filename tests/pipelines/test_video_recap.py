@@ -6,6 +6,7 @@ from transformers import pipeline
 
 from tests.video_fixtures import save_tiny_model, write_video
 from transformers_recap import HierarchicalCaptions, VideoDecodingError, VideoReCapPipeline
+from transformers_recap.engine.streaming import CaptionStream
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,41 @@ def test_save_pretrained_keeps_the_processor(recap, tmp_path):
 def test_unreadable_video_raises(recap, tmp_path):
     with pytest.raises(VideoDecodingError, match="missing.mp4: no such file"):
         recap(str(tmp_path / "missing.mp4"))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Streaming
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_stream_yields_events_and_the_captions_of_a_plain_call(recap, videos):
+    stream = recap(str(videos[0]), stream=True, segment_seconds=8, batch_size=2)
+    assert isinstance(stream, CaptionStream)
+    events = list(stream)
+    # Clips [0, 4], [4, 8] in the first batch, [8, 10] in the second; [0, 8] closes with row int(8 // 4) = 2.
+    assert [(event.level, event.index) for event in events] == [
+        ("clip", 0),
+        ("clip", 1),
+        ("clip", 2),
+        ("segment", 0),
+        ("segment", 1),
+        ("video", 0),
+    ]
+    assert stream.captions == recap(str(videos[0]), segment_seconds=8, batch_size=2)
+
+
+def test_stream_of_timed_frames_and_options_given_when_building(model_dir):
+    frames = np.random.default_rng(0).integers(0, 255, (45, 40, 50, 3), dtype=np.uint8)
+    recap = pipeline("video-recap", model=str(model_dir), stream=True, levels=("clip",), progress=False)
+    stream = recap(((10 + i / 15, frame) for i, frame in enumerate(frames)), fps=15)
+    assert [(event.level, event.start, event.end) for event in stream] == [("clip", 0.0, 3.0)]
+    assert stream.captions == recap(frames, fps=15, stream=False)
+
+
+def test_stream_option_errors(recap, videos):
+    with pytest.raises(TypeError, match=r"\['follow'\] need stream=True"):
+        recap(str(videos[0]), follow=True)
+    with pytest.raises(TypeError, match="takes one video"):
+        recap([str(path) for path in videos], stream=True)
+    with pytest.raises(VideoDecodingError, match="missing.mp4: no such file"):
+        list(recap("missing.mp4", stream=True))

@@ -14,11 +14,13 @@ This replaces the original's chain of scripts (`extract_captions.py`, `extract_f
 
 [`HierarchicalCaptioner`] also runs the higher levels on precomputed CLS features and captions
 ([`HierarchicalCaptioner.caption_features`], [`HierarchicalCaptioner.describe_windows`]), e.g. to extract predicted
-captions for training.
+captions for training, and streams the same captions while a video plays or is recorded
+([`HierarchicalCaptioner.stream`], see [`transformers_recap.engine.streaming`]).
 """
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,15 @@ from ..models.video_recap.configuration_video_recap import LEVELS, validate_leve
 from ..models.video_recap.processing_video_recap import check_window_lengths, clip_windows, window_feature_rows
 from .cpu_matmul import onednn_linear_layers
 from .outputs import HierarchicalCaptions, TimedCaption
-from .video_io import DEFAULT_SHORT_SIDE, BackgroundIterator, open_video
+from .streaming import (
+    DEFAULT_IDLE_SECONDS,
+    CaptionEvent,
+    CaptionStream,
+    closable_windows,
+    micro_batches,
+    open_stream_source,
+)
+from .video_io import DEFAULT_SHORT_SIDE, BackgroundIterator, VideoClip, open_video
 
 
 logger = logging.get_logger(__name__)
@@ -242,29 +252,40 @@ class HierarchicalCaptioner:
         if caption is None:
             caption = "clip" in self.levels_to_run
         cls_rows, captions = [], []
-        device, dtype = self.model.device, self.model.dtype
         # Only decoding runs in the background: it leaves the CPU cores to torch between frames, whereas torch ops on a
         # second thread would start a second OpenMP team and stall both.
         batches = BackgroundIterator(_chunks(clips, self.batch_size), buffer_size=2, niceness=_DECODING_NICENESS)
         with batches, self._inference_context():
             for batch in batches:
-                pixel_values = self.processor(videos=[clip.frames for clip in batch], return_tensors="pt")
-                pixel_values = pixel_values["pixel_values_videos"].to(device=device, dtype=dtype)
-                dense, cls = self._encode(pixel_values)
-                cls_rows.append(cls.float().cpu())
+                dense, cls, batch_captions = self._caption_batch(batch, caption)
+                cls_rows.append(cls)
+                captions += batch_captions
                 if dense_features is not None:
                     dense_features.append(dense.to(device="cpu", dtype=torch.float16))
-                if caption:
-                    texts = self._generate("clip", video_features=dense)
-                    captions += [
-                        TimedCaption(clip.start, clip.end, text) for clip, text in zip(batch, texts, strict=True)
-                    ]
                 del dense
                 if progress_bar is not None:
                     progress_bar.update(len(batch))
-        width = self.config.vision_config.hidden_size
-        cls_features = torch.cat(cls_rows) if cls_rows else torch.zeros(0, width)
-        return cls_features, captions
+        return self._stack_rows(cls_rows), captions
+
+    def _caption_batch(
+        self, batch: Sequence[VideoClip], caption: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, list[TimedCaption]]:
+        """
+        Dense tokens `(batch_size, 1 + num_frames * num_patches, hidden_size)` (on the model's device), CLS features
+        `(batch_size, hidden_size)` (float32, CPU) and, when `caption`, the captions of a batch of clips.
+        """
+        pixel_values = self.processor(videos=[clip.frames for clip in batch], return_tensors="pt")
+        pixel_values = pixel_values["pixel_values_videos"].to(device=self.model.device, dtype=self.model.dtype)
+        dense, cls = self._encode(pixel_values)
+        captions = []
+        if caption:
+            texts = self._generate("clip", video_features=dense)
+            captions = [TimedCaption(clip.start, clip.end, text) for clip, text in zip(batch, texts, strict=True)]
+        return dense, cls.float().cpu(), captions
+
+    def _stack_rows(self, cls_rows: list[torch.Tensor]) -> torch.Tensor:
+        """The CLS features of consecutive batches as one `(num_clips, hidden_size)` tensor."""
+        return torch.cat(cls_rows) if cls_rows else torch.zeros(0, self.config.vision_config.hidden_size)
 
     def _encode(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """
@@ -386,6 +407,139 @@ class HierarchicalCaptioner:
 
     def _progress_bar(self, total: int):
         return logging.tqdm(total=total, unit="caption", disable=not self.progress, leave=False)
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Streaming
+    # ----------------------------------------------------------------------------------------------------------------
+
+    def stream(
+        self,
+        source,
+        fps: float | None = None,
+        follow: bool = False,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        max_latency: float | None = None,
+        summary_every: int | None = None,
+    ) -> CaptionStream:
+        """
+        Captions a video while it is played or recorded: yields each [`CaptionEvent`] as soon as it is ready. A clip
+        caption comes once its clip is encoded and captioned, a segment description once the clip after the segment is
+        encoded (the segment level reads the CLS feature one clip past its window, as the original slices it) or the
+        video ends, and the summary at the end. The windows, inputs and batches are those of [`caption_video`]: on a
+        finished file the stream's `captions` equal `caption_video`'s result.
+
+        Args:
+            source: a file path (with `follow=True`, a file still being written, see [`GrowingVideoReader`]), decoded
+                frames or a reader as for [`caption_video`], or an iterable of `(timestamp_seconds, frame)` pairs at
+                the nominal frame rate `fps` (e.g. a camera, see [`TimedFramesReader`]).
+            fps (`float`, *optional*): frame rate of decoded frames, nominal rate of timed frames.
+            follow (`bool`, *optional*, defaults to `False`): follow a growing file until its writer closes it or it
+                has not grown for `idle_seconds`.
+            idle_seconds (`float`, *optional*, defaults to 10): see `follow`.
+            max_latency (`float`, *optional*): micro-batching. Clips are captioned in batches of up to `batch_size`:
+                each batch starts with the next clip as soon as it is decoded and takes the clips decoded within
+                `max_latency` seconds after it. Defaults to 0 for live sources (a growing file, timed frames: each batch
+                takes the clips waiting, one when the model keeps up with the video) and to no limit otherwise (full
+                batches, as [`caption_video`] cuts them).
+            summary_every (`int`, *optional*): also emit a running summary (a non-final `"video"` event) of the video
+                so far after every `summary_every` segments. This goes beyond the paper, whose video level reads the
+                whole video once; the final summary is unchanged.
+        Returns:
+            A [`CaptionStream`] of [`CaptionEvent`]s for the levels in `self.levels_to_run`, with the finished
+            [`HierarchicalCaptions`] in its `captions` once iterated.
+        Raises:
+            [`VideoDecodingError`]: the source cannot be read (for a growing file, while iterating).
+        """
+        if max_latency is not None and not max_latency >= 0:
+            raise ValueError(f"max_latency must be >= 0, got {max_latency}.")
+        if summary_every is not None and summary_every < 1:
+            raise ValueError(f"summary_every must be >= 1, got {summary_every}.")
+        if not idle_seconds > 0:
+            raise ValueError(f"idle_seconds must be positive, got {idle_seconds}.")
+        captions = HierarchicalCaptions()
+        options = {"fps": fps, "follow": follow, "idle_seconds": idle_seconds}
+        return CaptionStream(self._stream_events(source, options, captions, max_latency, summary_every), captions)
+
+    def _stream_events(
+        self,
+        source,
+        options: dict[str, Any],
+        captions: HierarchicalCaptions,
+        max_latency: float | None,
+        summary_every: int | None,
+    ) -> Iterator[CaptionEvent]:
+        num_frames = self.config.vision_config.num_frames
+        reader, owns_reader = open_stream_source(
+            source,
+            self.clip_seconds,
+            num_frames,
+            **options,
+            short_side=self.short_side,
+            decode_threads=self.decode_threads,
+        )
+        live = reader.metadata is None
+        if max_latency is None:
+            max_latency = 0.0 if live else math.inf
+        cls_rows: list[torch.Tensor] = []
+        num_rows = summaries = 0
+        with ExitStack() as stack:
+            if owns_reader:
+                stack.callback(reader.close)
+            items = stack.enter_context(
+                BackgroundIterator(reader, buffer_size=2 * self.batch_size, niceness=_DECODING_NICENESS)
+            )
+            if live:
+                # Runs first: stops a reader that waits for more data before the decoding thread is joined.
+                stack.callback(reader.close)
+            for batch in micro_batches(items, self.batch_size, max_latency):
+                with self._inference_context():
+                    # The dense tokens (first) are dropped here, not kept while the generator waits at a `yield`.
+                    cls, clips = self._caption_batch(batch, "clip" in self.levels_to_run)[1:]
+                cls_rows.append(cls)
+                num_rows += len(cls)
+                for clip in clips:
+                    captions.clips.append(clip)
+                    yield CaptionEvent("clip", len(captions.clips) - 1, clip.start, clip.end, clip.text)
+                if "segment" not in self.levels_to_run:
+                    continue
+                windows = closable_windows(len(captions.segments), num_rows, self.segment_seconds, self.clip_seconds)
+                if windows:
+                    yield from self._stream_segments(windows, self._stack_rows(cls_rows), captions)
+                    if summary_every and "video" in self.levels_to_run:
+                        if len(captions.segments) // summary_every > summaries:
+                            end = captions.segments[-1].end
+                            text = self._stream_describe("video", [(0.0, end)], self._stack_rows(cls_rows), captions)
+                            yield CaptionEvent("video", summaries, 0.0, end, text[0], final=False)
+                            summaries += 1
+        duration = reader.metadata.duration
+        cls_features = self._stack_rows(cls_rows)
+        if "segment" in self.levels_to_run:
+            windows = clip_windows(duration, self.segment_seconds)[len(captions.segments) :]
+            yield from self._stream_segments(windows, cls_features, captions)
+        captions.duration = duration
+        if "video" in self.levels_to_run:
+            captions.summary = self._stream_describe("video", [(0.0, duration)], cls_features, captions)[0]
+            yield CaptionEvent("video", summaries, 0.0, duration, captions.summary)
+
+    def _stream_segments(
+        self, windows: list[tuple[float, float]], cls_features: torch.Tensor, captions: HierarchicalCaptions
+    ) -> Iterator[CaptionEvent]:
+        for (start, end), text in zip(
+            windows, self._stream_describe("segment", windows, cls_features, captions), strict=True
+        ):
+            captions.segments.append(TimedCaption(start, end, text))
+            yield CaptionEvent("segment", len(captions.segments) - 1, start, end, text)
+
+    def _stream_describe(
+        self,
+        level: str,
+        windows: list[tuple[float, float]],
+        cls_features: torch.Tensor,
+        captions: HierarchicalCaptions,
+    ) -> list[str]:
+        lower = captions.clips if level == "segment" else captions.segments
+        with self._inference_context():
+            return self._describe(level, windows, cls_features, lower, None)
 
 
 __all__ = ["HierarchicalCaptioner"]

@@ -232,17 +232,7 @@ class VideoClipReader:
     # ----------------------------------------------------------------------------------------------------------------
 
     def _select_video_stream(self) -> "av.video.stream.VideoStream":
-        streams = self._container.streams
-        if not streams.video:
-            if streams.audio:
-                raise VideoDecodingError(self.path, "has no video stream (audio only)")
-            if not len(streams):
-                raise VideoDecodingError(self.path, "contains no streams (zero-length video)")
-            raise VideoDecodingError(self.path, "has no video stream")
-        stream = streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = self._decode_threads
-        return stream
+        return select_video_stream(self._container, self.path, self._decode_threads)
 
     def _read_metadata(self) -> VideoMetadata:
         stream = self._stream
@@ -457,25 +447,65 @@ class VideoClipReader:
         cached_frame, cached_array = self._converted
         if cached_frame is frame:
             return cached_array
-        width, height = frame.width, frame.height
-        aspect = self._stream.sample_aspect_ratio
-        if aspect and aspect > 0 and aspect != 1:
-            width = max(1, round(width * float(aspect)))
-        out_width, out_height = scaled_size(width, height, self.short_side)
-        try:
-            # One reformatter per reader keeps FFmpeg's scaler context between frames (`to_ndarray` builds a new
-            # one per frame: 30x slower on small frames, 2x on 640x360).
-            rgb = self._reformatter.reformat(
-                frame, width=out_width, height=out_height, format="rgb24", interpolation="BICUBIC"
-            )
-            array = rgb.to_ndarray()
-        except av.FFmpegError as error:
-            raise VideoDecodingError(self.path, f"cannot convert a frame to RGB ({_describe(error)})") from None
-        rotation = _rotation_of(frame)
-        if rotation:
-            array = np.ascontiguousarray(np.rot90(array, k=rotation // 90))
+        array = frame_to_rgb(frame, self._reformatter, self._stream.sample_aspect_ratio, self.short_side, self.path)
         self._converted = (frame, array)
         return array
+
+
+def select_video_stream(
+    container: "av.container.InputContainer", path: str, decode_threads: int = 0
+) -> "av.video.stream.VideoStream":
+    """
+    The first video stream of an open container, set to decode with `decode_threads` threads (0: FFmpeg's choice).
+
+    Raises:
+        [`VideoDecodingError`]: the container has no video stream.
+    """
+    streams = container.streams
+    if not streams.video:
+        if streams.audio:
+            raise VideoDecodingError(path, "has no video stream (audio only)")
+        if not len(streams):
+            raise VideoDecodingError(path, "contains no streams (zero-length video)")
+        raise VideoDecodingError(path, "has no video stream")
+    stream = streams.video[0]
+    stream.thread_type = "AUTO"
+    stream.codec_context.thread_count = decode_threads
+    return stream
+
+
+def frame_to_rgb(
+    frame: "av.VideoFrame",
+    reformatter: VideoReformatter,
+    sample_aspect_ratio: Fraction | None,
+    short_side: int | None,
+    path: str,
+) -> np.ndarray:
+    """
+    A decoded frame as RGB uint8 `(height, width, 3)`: stretched to square pixels, scaled down so that the short side
+    is at most `short_side` (bicubic) and turned by its display rotation.
+
+    Args:
+        frame (`av.VideoFrame`): the decoded frame.
+        reformatter (`VideoReformatter`): reused between the frames of a video (it keeps FFmpeg's scaler context;
+            `to_ndarray` builds a new one per frame: 30x slower on small frames, 2x on 640x360).
+        sample_aspect_ratio (`Fraction`, *optional*): the stream's pixel aspect ratio.
+        short_side (`int`, *optional*): see [`scaled_size`].
+        path (`str`): how errors name the video.
+    """
+    width, height = frame.width, frame.height
+    if sample_aspect_ratio and sample_aspect_ratio > 0 and sample_aspect_ratio != 1:
+        width = max(1, round(width * float(sample_aspect_ratio)))
+    out_width, out_height = scaled_size(width, height, short_side)
+    try:
+        rgb = reformatter.reformat(frame, width=out_width, height=out_height, format="rgb24", interpolation="BICUBIC")
+        array = rgb.to_ndarray()
+    except av.FFmpegError as error:
+        raise VideoDecodingError(path, f"cannot convert a frame to RGB ({_describe(error)})") from None
+    rotation = _rotation_of(frame)
+    if rotation:
+        array = np.ascontiguousarray(np.rot90(array, k=rotation // 90))
+    return array
 
 
 class FramesClipReader:
@@ -591,7 +621,22 @@ class BackgroundIterator(Iterator[T]):
     def __next__(self) -> T:
         if self._stop.is_set():
             raise StopIteration
-        item, error = self._queue.get()
+        return self._unpack(*self._queue.get())
+
+    def poll(self, timeout: float | None = 0.0) -> T | None:
+        """
+        The next item if one is produced within `timeout` seconds (0: only one already waiting; `None`: wait as long as
+        it takes), else `None`. Raises `StopIteration` at the end, like `next`.
+        """
+        if self._stop.is_set():
+            raise StopIteration
+        try:
+            entry = self._queue.get(timeout=timeout) if timeout != 0 else self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        return self._unpack(*entry)
+
+    def _unpack(self, item, error: BaseException | None) -> T:
         if item is self._DONE:
             self._stop.set()
             if error is not None:
@@ -694,8 +739,10 @@ __all__ = [
     "VideoDecodingError",
     "VideoMetadata",
     "clip_frame_indices",
+    "frame_to_rgb",
     "open_video",
     "read_clip_frames",
     "scaled_size",
     "segment_middle_indices",
+    "select_video_stream",
 ]

@@ -9,11 +9,14 @@ from transformers.utils import logging
 
 from ..engine.captioner import HierarchicalCaptioner
 from ..engine.outputs import HierarchicalCaptions
+from ..engine.streaming import CaptionStream
 from ..engine.video_io import DEFAULT_SHORT_SIDE, open_video
 from ..models.video_recap.configuration_video_recap import LEVELS
 
 
 logger = logging.get_logger(__name__)
+
+_STREAM_OPTIONS = ("stream", "follow", "idle_seconds", "max_latency", "summary_every")
 
 
 class VideoReCapPipeline(Pipeline):
@@ -36,6 +39,15 @@ class VideoReCapPipeline(Pipeline):
     Inputs (one, or a list for several videos): a video file path, a dict `{"frames": array, "fps": float}` of decoded
     RGB frames `(num_frames, height, width, 3)`, or such an array with the `fps` call option.
 
+    Streaming: with `stream=True` the call takes one video and returns a [`CaptionStream`] of [`CaptionEvent`]s, each
+    caption as soon as it is ready (see [`HierarchicalCaptioner.stream`]); the input may also be a file still being
+    recorded (`follow=True`) or an iterable of `(timestamp_seconds, frame)` pairs at the nominal rate `fps`:
+
+    ```python
+    >>> for event in recap("recording.ts", stream=True, follow=True):
+    ...     print(event.level, event.start, event.end, event.text)
+    ```
+
     Call options (also accepted when building the pipeline):
         levels (`Sequence[str]`, *optional*): levels to produce (default all); lower levels a level reads are
             computed too.
@@ -51,6 +63,9 @@ class VideoReCapPipeline(Pipeline):
             [`HierarchicalCaptioner`].
         generation options (`max_new_tokens`, `num_beams`, ..., or `generate_kwargs`): passed to `generate` at every
             level.
+        stream (`bool`, *optional*, defaults to `False`), follow (`bool`, *optional*), idle_seconds (`float`,
+        *optional*), max_latency (`float`, *optional*), summary_every (`int`, *optional*): streaming, see above and
+            [`HierarchicalCaptioner.stream`].
     """
 
     _load_processor = True
@@ -64,18 +79,44 @@ class VideoReCapPipeline(Pipeline):
         # `batch_size` means clips per model call here; the base class would batch whole inputs with it instead.
         if "batch_size" in kwargs:
             kwargs["model_batch_size"] = kwargs.pop("batch_size")
+        self._stream_options = {name: kwargs.pop(name) for name in _STREAM_OPTIONS if name in kwargs}
         super().__init__(*args, **kwargs)
         if self.processor is None:
             raise ValueError("The video-recap pipeline needs a VideoReCapProcessor (saved next to the model).")
 
-    def __call__(self, inputs, **kwargs) -> HierarchicalCaptions | list[HierarchicalCaptions]:
+    def __call__(self, inputs, **kwargs) -> HierarchicalCaptions | list[HierarchicalCaptions] | CaptionStream:
         """
-        Captions one video (returns a [`HierarchicalCaptions`]) or a list of videos (returns a list), see the class
-        docstring for inputs and options. Raises [`VideoDecodingError`] for a video that cannot be read.
+        Captions one video (returns a [`HierarchicalCaptions`]) or a list of videos (returns a list), or with
+        `stream=True` streams the captions of one video (returns a [`CaptionStream`]); see the class docstring for
+        inputs and options. Raises [`VideoDecodingError`] for a video that cannot be read (while iterating, when
+        streaming).
         """
         if "batch_size" in kwargs:
             kwargs["model_batch_size"] = kwargs.pop("batch_size")
+        stream_options = {
+            **self._stream_options,
+            **{name: kwargs.pop(name) for name in _STREAM_OPTIONS if name in kwargs},
+        }
+        if stream_options.pop("stream", False):
+            return self._stream(inputs, stream_options, kwargs)
+        if stream_options:
+            raise TypeError(f"The options {sorted(stream_options)} need stream=True.")
         return super().__call__(inputs, **kwargs)
+
+    def _stream(self, video, stream_options: dict[str, Any], kwargs: dict[str, Any]) -> CaptionStream:
+        if isinstance(video, (list, tuple)):
+            raise TypeError("stream=True takes one video (a path, decoded frames or an iterable of timed frames).")
+        if isinstance(video, os.PathLike):
+            video = os.fspath(video)
+        preprocess_params, forward_params, _ = self._sanitize_parameters(**kwargs)
+        preprocess_params = {**self._preprocess_params, **preprocess_params}
+        forward_params = {**self._forward_params, **forward_params}
+        captioner = self._captioner(
+            **forward_params,
+            short_side=preprocess_params.get("short_side", DEFAULT_SHORT_SIDE),
+            decode_threads=preprocess_params.get("decode_threads", 0),
+        )
+        return captioner.stream(video, fps=preprocess_params.get("fps"), **stream_options)
 
     def _sanitize_parameters(
         self,
@@ -143,20 +184,22 @@ class VideoReCapPipeline(Pipeline):
         use_onednn: bool = True,
         progress: bool = True,
     ) -> dict[str, HierarchicalCaptions]:
-        captioner = HierarchicalCaptioner(
-            self.model,
-            self.processor,
+        captioner = self._captioner(
             levels=levels,
             clip_seconds=clip_seconds,
             segment_seconds=segment_seconds,
             batch_size=batch_size,
-            generate_kwargs=self._prepare_generate_kwargs(generate_kwargs or {}),
+            generate_kwargs=generate_kwargs,
             level_generate_kwargs=level_generate_kwargs,
             use_onednn=use_onednn,
             progress=progress,
         )
         with model_inputs["reader"] as reader:
             return {"captions": captioner.caption_video(reader)}
+
+    def _captioner(self, generate_kwargs: dict | None = None, **options) -> HierarchicalCaptioner:
+        generate_kwargs = self._prepare_generate_kwargs(generate_kwargs or {})
+        return HierarchicalCaptioner(self.model, self.processor, generate_kwargs=generate_kwargs, **options)
 
     def postprocess(self, model_outputs: dict[str, HierarchicalCaptions]) -> HierarchicalCaptions:
         return model_outputs["captions"]
