@@ -36,6 +36,7 @@ setup(
         "tokenizers>=0.22",
         "numpy",
         "tqdm",
+        "psutil>=5.9",
         "pyyaml",
         "rouge-score>=0.1.2",
         "pycocoevalcap>=1.2",

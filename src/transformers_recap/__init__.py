@@ -30,9 +30,13 @@ _PUBLIC_NAMES = {
         "VideoReCapVisionModel",
     ),
     "engine": (
+        "CaptionEvent",
+        "CaptionStream",
+        "GrowingVideoReader",
         "HierarchicalCaptioner",
         "HierarchicalCaptions",
         "TimedCaption",
+        "TimedFramesReader",
         "VideoClipReader",
         "VideoDecodingError",
         "VideoMetadata",
