@@ -27,7 +27,7 @@ from .levels import LEVELS
 PROG = "transformers-recap"
 LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
 FORMATS = {"json": "to_json", "srt": "to_srt", "vtt": "to_vtt", "md": "to_markdown"}
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 class CommandError(Exception):
@@ -65,7 +65,12 @@ def add_caption_parser(subparsers: "argparse._SubParsersAction") -> None:
     parser.add_argument("--max-new-tokens", type=int, help="cap on generated tokens at every level")
     parser.add_argument("--num-beams", type=int, help="beam search width (default: greedy)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="model dtype (default: float32)")
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="auto",
+        help="model dtype; auto (the default): bfloat16 on CUDA and on CPUs with AMX or AVX512-BF16, else float32",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
         "--follow",
@@ -122,11 +127,20 @@ def _build_pipeline(args: argparse.Namespace):
     from transformers import pipeline
     from transformers.utils import logging
 
+    from .engine.dtype import auto_dtype
+
     if args.no_progress:
         logging.disable_progress_bar()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = args.dtype
+    if dtype == "auto":
+        try:
+            dtype, reason = auto_dtype(device)
+        except RuntimeError as error:
+            raise CommandError(f"--device {device}: {error}") from None
+        print(f"{PROG}: --dtype auto: {str(dtype).removeprefix('torch.')} on {device} ({reason})", file=sys.stderr)
     try:
-        return pipeline("video-recap", model=args.model, device=device, dtype=getattr(torch, args.dtype))
+        return pipeline("video-recap", model=args.model, device=device, dtype=dtype)
     except (OSError, ValueError, RuntimeError) as error:
         raise CommandError(f"{args.model}: cannot load the model ({error})") from None
 

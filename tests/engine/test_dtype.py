@@ -1,11 +1,15 @@
 """`resolve_dtype` / `auto_dtype`: bfloat16 only where the device has fast bfloat16, detected from the hardware."""
 
+import argparse
 from contextlib import nullcontext
 from types import MappingProxyType
 
 import pytest
 import torch
+from transformers import pipeline
 
+from tests.video_fixtures import save_tiny_model
+from transformers_recap import cli
 from transformers_recap.engine import dtype as dtype_module
 from transformers_recap.engine.dtype import auto_dtype, cpu_features, cpuinfo_flags, resolve_dtype
 
@@ -107,3 +111,29 @@ def test_explicit_dtypes_pass_through_and_bad_names_fail():
     assert resolve_dtype(None, "cpu") == torch.float32
     with pytest.raises(ValueError, match="dtype must be one of auto, float32, bfloat16, float16"):
         resolve_dtype("fp8", "cpu")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.mark.parametrize("fast", [torch.bfloat16, torch.float32])
+def test_pipeline_auto_casts_a_float32_model_to_the_fast_dtype(model_dir, monkeypatch, fast):
+    monkeypatch.setattr(dtype_module, "auto_dtype", lambda device: (fast, "test"))
+    assert pipeline("video-recap", model=str(model_dir), progress=False).model.dtype == fast
+    # An explicit dtype is kept, and "auto" never casts a model that is not float32.
+    explicit = pipeline("video-recap", model=str(model_dir), dtype=torch.float32, progress=False)
+    assert explicit.model.dtype == torch.float32
+    half = pipeline("video-recap", model=str(model_dir), dtype=torch.float16, progress=False)
+    assert pipeline("video-recap", model=half.model, processor=half.processor).model.dtype == torch.float16
+
+
+def test_cli_auto_says_what_it_chose(model_dir, monkeypatch, capsys):
+    monkeypatch.setattr(dtype_module, "auto_dtype", lambda device: (torch.bfloat16, "the CPU has amx_bf16"))
+    arguments = argparse.Namespace(model=str(model_dir), device="cpu", dtype="auto", no_progress=False)
+    assert cli._build_pipeline(arguments).model.dtype == torch.bfloat16
+    assert capsys.readouterr().err == "transformers-recap: --dtype auto: bfloat16 on cpu (the CPU has amx_bf16)\n"
+    arguments.dtype = "float32"
+    assert cli._build_pipeline(arguments).model.dtype == torch.float32
+    assert capsys.readouterr().err == ""

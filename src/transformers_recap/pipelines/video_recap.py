@@ -4,10 +4,12 @@
 import os
 from typing import Any
 
+import torch
 from transformers import Pipeline
 from transformers.utils import logging
 
 from ..engine.captioner import HierarchicalCaptioner
+from ..engine.dtype import resolve_dtype
 from ..engine.outputs import HierarchicalCaptions
 from ..engine.streaming import CaptionStream
 from ..engine.video_io import DEFAULT_SHORT_SIDE, open_video
@@ -35,6 +37,11 @@ class VideoReCapPipeline(Pipeline):
     >>> print(captions.summary)
     >>> open("kitchen.srt", "w").write(captions.to_srt())
     ```
+
+    dtype: `pipeline("video-recap", ..., dtype="auto")`, transformers' default, loads the checkpoint's dtype; a float32
+    model is then cast to bfloat16 where the device runs bfloat16 fast (CUDA, CPUs with AMX or AVX512-BF16; see
+    [`auto_dtype`]). Pass `dtype=torch.float32` to keep float32 (the dtype whose greedy captions equal the original
+    code's), or any other dtype to load in it.
 
     Inputs (one, or a list for several videos): a video file path, a dict `{"frames": array, "fps": float}` of decoded
     RGB frames `(num_frames, height, width, 3)`, or such an array with the `fps` call option.
@@ -80,9 +87,14 @@ class VideoReCapPipeline(Pipeline):
         if "batch_size" in kwargs:
             kwargs["model_batch_size"] = kwargs.pop("batch_size")
         self._stream_options = {name: kwargs.pop(name) for name in _STREAM_OPTIONS if name in kwargs}
+        dtype = kwargs.get("dtype")
         super().__init__(*args, **kwargs)
         if self.processor is None:
             raise ValueError("The video-recap pipeline needs a VideoReCapProcessor (saved next to the model).")
+        if dtype == "auto" and self.model.dtype == torch.float32:
+            chosen = resolve_dtype("auto", self.device)
+            if chosen != torch.float32:
+                self.model.to(chosen)
 
     def __call__(self, inputs, **kwargs) -> HierarchicalCaptions | list[HierarchicalCaptions] | CaptionStream:
         """
