@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.mark.parametrize("fmt", ["json", "srt", "vtt", "md"])
+@pytest.mark.parametrize("fmt", ["json", "srt", "vtt", "md", "html"])
 def test_single_video_in_every_format(model_dir, video, tmp_path, fmt):
     output = tmp_path / f"out.{fmt}"
     assert caption(video, "--model", model_dir, "--format", fmt, "--output", output, "--segment-seconds", "8") == 0
@@ -49,6 +50,13 @@ def test_single_video_in_every_format(model_dir, video, tmp_path, fmt):
         assert text.startswith("1\n00:00:00,000 --> 00:00:08,000\n")
     elif fmt == "vtt":
         assert text.startswith("WEBVTT\n\nNOTE\nSummary: ")
+    elif fmt == "html":
+        # The page embeds the same captions as the JSON output and plays the video by a path relative to the page.
+        data = json.loads(re.search(r"<script type=\"application/json\"[^>]*>(.*?)</script>", text, re.S).group(1))[
+            "captions"
+        ]
+        assert data["summary"] and len(data["clips"]) == 3 and len(data["segments"]) == 2
+        assert f'src="{os.path.relpath(video, tmp_path)}"' in text
     else:
         assert text.startswith("# Video summary\n")
 

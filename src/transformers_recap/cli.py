@@ -26,7 +26,7 @@ from .levels import LEVELS
 
 PROG = "transformers-recap"
 LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
-FORMATS = {"json": "to_json", "srt": "to_srt", "vtt": "to_vtt", "md": "to_markdown"}
+FORMATS = {"json": "to_json", "srt": "to_srt", "vtt": "to_vtt", "md": "to_markdown", "html": "to_html"}
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -180,7 +180,11 @@ def _caption_single(args: argparse.Namespace, options: dict[str, Any]) -> int:
         captions = recap(args.input, **options)
     except VideoDecodingError as error:
         raise CommandError(str(error)) from None
-    text = getattr(captions, FORMATS[args.format])()
+    if args.format == "html":
+        # The page refers to the video relative to where it is written (absolute file:// URL on standard output).
+        text = captions.to_html(video_path=args.input, output_path=args.output)
+    else:
+        text = getattr(captions, FORMATS[args.format])()
     if not text.endswith("\n"):
         text += "\n"
     if args.output:
