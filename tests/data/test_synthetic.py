@@ -253,3 +253,46 @@ def test_parse_clip_caption_recovers_what_each_clip_shows():
     assert parse_clip_caption("#C C picks up the red") is None
     assert parse_clip_caption("#C C carries the red ball to the top") is None
     assert parse_clip_caption("  #C C lifts the green bowl ") == ("pick_up", "green bowl", None)
+
+
+def test_narration_only_videos_add_clip_captions_only(tmp_path):
+    options = {"clips_per_segment": 4, "segments_per_video": 2, "size": 16}
+    plain = generate_synthetic_hcap(tmp_path / "plain", 2, 7, **options)
+    extended = generate_synthetic_hcap(tmp_path / "extended", 2, 7, num_narration_only_videos=3, **options)
+    plain_bytes, extended_bytes = file_bytes(tmp_path / "plain"), file_bytes(tmp_path / "extended")
+
+    # The annotated videos and their segment/video records do not change.
+    for name in ("annotations/segments_train.pkl", "annotations/videos_train.json", *plain.video_uids):
+        name = name if name.startswith("annotations/") else f"videos/{name}.mp4"
+        assert extended_bytes[name] == plain_bytes[name]
+    assert extended.video_uids == plain.video_uids
+    assert extended.narration_only_video_uids == ("synthetic-7-00002", "synthetic-7-00003", "synthetic-7-00004")
+    for uid in extended.narration_only_video_uids:
+        assert f"videos/{uid}.mp4" in extended_bytes
+
+    # Their clip captions follow the annotated ones; they are the plans of videos 2..4 of seed 7.
+    with open(tmp_path / "plain" / "annotations" / "clips_train.pkl", "rb") as file:
+        plain_clips = pickle.load(file)
+    with open(tmp_path / "extended" / "annotations" / "clips_train.pkl", "rb") as file:
+        extended_clips = pickle.load(file)
+    assert extended_clips[: len(plain_clips)] == plain_clips
+    expected = []
+    for index in (2, 3, 4):
+        video = plan_synthetic_video(f"synthetic-7-{index:05d}", (7, index), clips_per_segment=4, segments_per_video=2)
+        expected.extend((video.video_uid, clip.start_sec, clip.end_sec, clip.caption) for clip in video.clips)
+    assert extended_clips[len(plain_clips) :] == expected
+    assert extended.num_clips == len(plain_clips) + 3 * 8 and extended.num_segments == plain.num_segments
+
+    with open(tmp_path / "extended" / "annotations" / "segments_train.pkl", "rb") as file:
+        segment_vids = {record["vid"] for record in pickle.load(file)}
+    assert segment_vids == set(plain.video_uids)
+
+
+def test_narration_only_cli_and_invalid_count(tmp_path, capsys):
+    main(["--output", str(tmp_path), "--num-videos", "1", "--seed", "2", "--clips-per-segment", "4",
+          "--segments-per-video", "1", "--size", "16", "--num-narration-only-videos", "2"])  # fmt: skip
+    output = capsys.readouterr().out.strip()
+    assert output.startswith("Wrote 1 video and 2 narration-only videos (48 s, 1 segments, 12 clips)")
+    assert sorted(os.listdir(tmp_path / "videos")) == [f"synthetic-2-0000{i}.mp4" for i in range(3)]
+    with pytest.raises(ValueError, match="num_narration_only_videos"):
+        generate_synthetic_hcap(tmp_path, 1, 0, num_narration_only_videos=-1)

@@ -31,6 +31,12 @@ DIR/annotations/videos_{train,val}.json        [{"vid", "start_sec", "end_sec", 
 The "predicted" lower-level inputs (`captions_pred`, `segment_descriptions_pred`) are filled with the ground truth;
 curriculum training replaces them with the model's own predictions, as the original recipe does.
 
+With `num_narration_only_videos`, more videos are rendered whose clip captions are written to `clips_<split>.pkl`
+but which have no segment or video record: the scarcity of Ego4D, where most narrated videos have no higher-level
+annotation. The LLM teacher (`transformers_recap.training.teacher`) writes pseudo annotations for them. They are
+numbered after the annotated videos (`synthetic-<seed>-<num_videos + i>`), so the annotated videos and their files
+are the same with or without them, and their clip captions follow the annotated ones in the clips file.
+
 Generation is deterministic: the same arguments give byte-identical files (single-threaded libx264 without
 macroblock tree, fixed encoder options, no timestamps in the container). Video uids are `synthetic-<seed>-<index>`, so
 sets made with different seeds never share a video.
@@ -212,6 +218,7 @@ class SyntheticHCapSummary:
     num_clips: int
     total_seconds: float
     annotation_files: tuple[str, ...]
+    narration_only_video_uids: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -594,6 +601,7 @@ def generate_synthetic_hcap(
     clip_seconds: float = 4.0,
     clips_per_segment: int = 6,
     segments_per_video: int = 5,
+    num_narration_only_videos: int = 0,
 ) -> SyntheticHCapSummary:
     """Write a Synthetic-HCap split: videos under `output_dir/videos`, annotations under `output_dir/annotations`.
 
@@ -607,6 +615,8 @@ def generate_synthetic_hcap(
         clip_seconds: length of one clip (one atomic action).
         clips_per_segment: clips per activity segment (4 to 8).
         segments_per_video: segments per video; a video lasts `segments_per_video * clips_per_segment * clip_seconds`.
+        num_narration_only_videos: extra videos (uids `synthetic-<seed>-<num_videos + i:05d>`) rendered and written to
+            the clips file only, with no segment or video annotation.
 
     Returns:
         A [`SyntheticHCapSummary`] of what was written.
@@ -617,6 +627,10 @@ def generate_synthetic_hcap(
         raise ValueError(f"num_videos must be at least 1, got {num_videos}.")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}.")
+    if isinstance(num_narration_only_videos, bool) or not isinstance(num_narration_only_videos, int):
+        raise ValueError(f"num_narration_only_videos must be an integer, got {num_narration_only_videos!r}.")
+    if num_narration_only_videos < 0:
+        raise ValueError(f"num_narration_only_videos must be non-negative, got {num_narration_only_videos}.")
     _check_layout(clip_seconds, clips_per_segment, segments_per_video)
     _check_encoding(size, fps)
     _frames_per_clip(clip_seconds, fps)
@@ -628,7 +642,7 @@ def generate_synthetic_hcap(
     os.makedirs(annotation_dir, exist_ok=True)
 
     videos = []
-    for index in range(num_videos):
+    for index in range(num_videos + num_narration_only_videos):
         video = plan_synthetic_video(
             f"synthetic-{seed}-{index:05d}",
             (seed, index),
@@ -637,10 +651,12 @@ def generate_synthetic_hcap(
             segments_per_video=segments_per_video,
         )
         render_synthetic_video(os.path.join(video_dir, f"{video.video_uid}.mp4"), video, size=size, fps=fps)
-        logger.info(f"Rendered {video.video_uid} ({index + 1}/{num_videos})")
+        logger.info(f"Rendered {video.video_uid} ({index + 1}/{num_videos + num_narration_only_videos})")
         videos.append(video)
+    videos, narration_only = videos[:num_videos], videos[num_videos:]
 
     clips, segments, summaries = _annotation_records(videos)
+    clips.extend(_annotation_records(narration_only)[0])
     suffix = SPLITS[split]
     files = (
         os.path.join(annotation_dir, f"clips_{suffix}.pkl"),
@@ -659,8 +675,9 @@ def generate_synthetic_hcap(
         video_uids=tuple(video.video_uid for video in videos),
         num_segments=len(segments),
         num_clips=len(clips),
-        total_seconds=sum(video.duration_sec for video in videos),
+        total_seconds=sum(video.duration_sec for video in videos + narration_only),
         annotation_files=files,
+        narration_only_video_uids=tuple(video.video_uid for video in narration_only),
     )
 
 
@@ -678,6 +695,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--clip-seconds", type=float, default=4.0)
     parser.add_argument("--clips-per-segment", type=int, default=6)
     parser.add_argument("--segments-per-video", type=int, default=5)
+    parser.add_argument(
+        "--num-narration-only-videos",
+        type=int,
+        default=0,
+        help="extra videos with clip captions only (no segment or video annotation)",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -692,12 +715,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             clip_seconds=args.clip_seconds,
             clips_per_segment=args.clips_per_segment,
             segments_per_video=args.segments_per_video,
+            num_narration_only_videos=args.num_narration_only_videos,
         )
     except ValueError as err:
         parser.error(str(err))
     num_videos = len(summary.video_uids)
+    extra = len(summary.narration_only_video_uids)
+    extra = f" and {extra} narration-only video{'s' if extra != 1 else ''}" if extra else ""
     print(
-        f"Wrote {num_videos} video{'s' if num_videos != 1 else ''} ({summary.total_seconds:.0f} s, "
+        f"Wrote {num_videos} video{'s' if num_videos != 1 else ''}{extra} ({summary.total_seconds:.0f} s, "
         f"{summary.num_segments} segments, "
         f"{summary.num_clips} clips) as the {summary.split} split of {summary.output_dir} in "
         f"{time.perf_counter() - started:.1f} s"

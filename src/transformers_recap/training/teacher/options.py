@@ -1,0 +1,468 @@
+# Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
+"""
+Typed options of the LLM teacher (Islam et al., CVPR 2024, Sec. 3.4), read from one YAML file.
+
+```yaml
+output_dir: outputs/teacher            # teacher model(s), checkpoints, metrics, predictions
+seed: 0
+data:
+  data_dir: ego4d_hcap                 # the Ego4D-HCap annotation files (directly or in annotations/)
+  synthetic: {...}                     # optional: generate Synthetic-HCap into data_dir when it is empty
+model:
+  name_or_path: google/flan-t5-large   # or `config: {model_type: t5, ...}` to build one from a config
+  tokenizer: null                      # null: the model's; a path; or {train: {vocab_size: 400}}
+  shared: true                         # one model for both tasks; false: one model per task
+  lora: null                           # peft LoraConfig fields, e.g. {r: 8, lora_alpha: 16}
+tasks:
+  segment: {input: clip_captions}                             # clip captions of a window -> segment description
+  video: {input: segment_descriptions, max_target_tokens: 120}  # segment descriptions -> video summary
+training: {...}                        # Seq2SeqTrainingArguments fields
+evaluation: {split: validation, batch_size: 16, generation: {num_beams: 1}}
+pseudo: {...}                          # see PseudoOptions
+```
+
+Every section is a dataclass; an unknown key, a missing required key or a value of the wrong type raises
+[`TeacherConfigError`] naming the key and the file.
+"""
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transformers import Seq2SeqTrainingArguments
+
+
+TASKS = ("segment", "video")
+"""Teacher tasks, named after the level they write: segment descriptions and video summaries."""
+TASK_INPUTS = {"segment": ("clip_captions",), "video": ("segment_descriptions", "clip_captions")}
+DEFAULT_PREFIXES = {
+    "segment": "Describe what C does in this part of the video: ",
+    "video": "Summarize what C does in the whole video: ",
+}
+DEFAULT_CAUSAL_SUFFIX = "\nSummary:"
+SEGMENT_SECONDS_FROM_ANNOTATIONS = "annotations"
+TRAINING_ARGUMENT_NAMES = frozenset(field.name for field in dataclasses.fields(Seq2SeqTrainingArguments))
+# Set by the teacher itself: the output folder per model, generation-based evaluation, the batch keys it builds.
+RESERVED_TRAINING_ARGUMENTS = frozenset({"output_dir", "remove_unused_columns", "predict_with_generate"})
+
+
+class TeacherConfigError(ValueError):
+    """A teacher configuration that cannot run; the message names the file and the key."""
+
+
+@dataclass
+class SyntheticSplitOptions:
+    """One split of a generated Synthetic-HCap set.
+
+    Args:
+        num_videos: videos annotated at all three levels.
+        seed: the split's seed (use different seeds for different splits).
+        num_narration_only_videos: extra videos with clip captions only (no segment or video annotation).
+    """
+
+    num_videos: int
+    seed: int
+    num_narration_only_videos: int = 0
+
+
+@dataclass
+class SyntheticOptions:
+    """Synthetic-HCap generated into `data.data_dir` when it holds no annotations (see `generate_synthetic_hcap`)."""
+
+    train: SyntheticSplitOptions
+    validation: SyntheticSplitOptions
+    size: int = 64
+    fps: int = 8
+    clip_seconds: float = 4.0
+    clips_per_segment: int = 6
+    segments_per_video: int = 5
+
+
+@dataclass
+class DataOptions:
+    """Where the Ego4D-HCap annotation files are.
+
+    Args:
+        data_dir: folder with `clips_*.pkl`, `segments_*.pkl`, `videos_*.json` (directly or in `annotations/`).
+        synthetic: generate Synthetic-HCap there first when it holds no `clips_train.pkl`.
+    """
+
+    data_dir: str
+    synthetic: SyntheticOptions | None = None
+
+
+@dataclass
+class ModelOptions:
+    """The teacher language model.
+
+    Args:
+        name_or_path: a Hub id or folder for `from_pretrained` (FLAN-T5, GPT-2, ...).
+        config: build the model from this config instead (`model_type` plus its fields; random initialisation).
+        tokenizer: `None` (the model's), a Hub id or folder, or `{"train": {"vocab_size": N}}` to train a byte-level
+            BPE tokenizer on the training pairs' text.
+        shared: one model for every task (the task is told by the prompt prefix) or one model per task.
+        lora: `peft.LoraConfig` fields (`r`, `lora_alpha`, `lora_dropout`, `target_modules`, ...); the adapters are
+            merged into the saved model.
+    """
+
+    name_or_path: str | None = None
+    config: dict | None = None
+    tokenizer: str | dict | None = None
+    shared: bool = True
+    lora: dict | None = None
+
+
+@dataclass
+class TaskOptions:
+    """How one task's pairs are formatted.
+
+    Args:
+        input: what the prompt holds: `"clip_captions"` (the ground-truth clip captions of the window) or, for the
+            video task, `"segment_descriptions"` (the ground-truth segment descriptions of the video).
+        prefix: text before the captions (tells a shared model which task it does).
+        suffix: text after them; `None` gives `""` for encoder-decoder models and `"\\nSummary:"` for decoder-only
+            ones (the original text-only baseline's format).
+        max_captions: at most this many captions per prompt, evenly spaced (`np.linspace`, as the original).
+        max_input_tokens: prompt tokens kept (truncated at the end).
+        max_target_tokens: target tokens kept, and the default `max_new_tokens` of generation.
+        oversample: each training pair of the task appears this many times per epoch (balances a task with few
+            pairs, e.g. video summaries, against one with many).
+    """
+
+    input: str = "clip_captions"
+    prefix: str | None = None
+    suffix: str | None = None
+    max_captions: int | None = None
+    max_input_tokens: int = 512
+    max_target_tokens: int = 77
+    oversample: int = 1
+
+
+@dataclass
+class EvaluationOptions:
+    """Evaluation with generation after training (CIDEr / ROUGE-L / METEOR x 100, Table 6a's layout).
+
+    Args:
+        split: the annotation split scored (`"validation"`).
+        max_samples: at most this many pairs per task (the first ones), `None` for all.
+        batch_size: generation batch size per device.
+        generation: `generate` options (`num_beams`, `max_new_tokens`, ...).
+    """
+
+    split: str = "validation"
+    max_samples: int | None = None
+    batch_size: int = 16
+    generation: dict = field(default_factory=dict)
+
+
+@dataclass
+class PseudoOptions:
+    """Pseudo annotations written by the trained teacher (see `transformers_recap.training.teacher.pseudo`).
+
+    Args:
+        tasks: tasks to generate (default: every trained task).
+        clips_file: clip captions of the videos to annotate, a `clips_*.pkl`-format file (default: the data's
+            `clips_train.pkl`); e.g. the narrations of Ego4D videos that are not in Ego4D-HCap's files.
+        output_dir: where `segments_train_pseudo.pkl` / `videos_train_pseudo.json` go (default: the folder of the
+            training annotation files, where the Ego4D-HCap loader looks for them).
+        work_dir: progress logs and plan of a (resumable) run (default: `<output_dir of the teacher>/pseudo`).
+        segment_seconds: segment window length: a number, a list (one tiling of every video per length: windows at
+            several time scales) or `"annotations"` (one tiling whose window lengths are drawn from the durations of
+            the manual training segments).
+        video_windows_per_video: video windows per video: the whole narrated video, then random contiguous runs of
+            the first tiling's segment windows (shorter spans of the same video).
+        min_segments_per_video: a video window spans at least this many segment windows.
+        min_captions: windows with fewer clip captions are not planned.
+        max_segments, max_videos: caps on the planned windows (videos are visited in a seeded random order).
+        batch_size: generation batch size per device.
+        generation: `generate` options; `max_new_tokens` defaults to the task's `max_target_tokens`.
+        write_segment_uids: give pseudo segments an `sid` (`<vid>_pseudo_<n>`) and video records their `sids`.
+    """
+
+    tasks: list | None = None
+    clips_file: str | None = None
+    output_dir: str | None = None
+    work_dir: str | None = None
+    segment_seconds: float | list | str = SEGMENT_SECONDS_FROM_ANNOTATIONS
+    video_windows_per_video: int = 1
+    min_segments_per_video: int = 2
+    min_captions: int = 1
+    max_segments: int | None = 100_000
+    max_videos: int | None = 15_000
+    batch_size: int = 32
+    generation: dict = field(default_factory=dict)
+    write_segment_uids: bool = True
+
+
+@dataclass
+class TeacherConfig:
+    """The whole teacher configuration (see the module docstring); `source` is the file it came from."""
+
+    output_dir: str
+    data: DataOptions
+    model: ModelOptions
+    tasks: dict[str, TaskOptions]
+    seed: int = 0
+    training: dict = field(default_factory=dict)
+    evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
+    pseudo: PseudoOptions = field(default_factory=PseudoOptions)
+    source: str = "<dict>"
+
+    def __post_init__(self):
+        where = self.source
+        if (self.model.name_or_path is None) == (self.model.config is None):
+            raise TeacherConfigError(f"{where}: model needs exactly one of 'name_or_path' and 'config'.")
+        if self.model.config is not None and "model_type" not in self.model.config:
+            raise TeacherConfigError(f"{where}: model.config needs 'model_type' (e.g. t5, gpt2).")
+        if self.model.config is not None and self.model.tokenizer is None:
+            raise TeacherConfigError(
+                f"{where}: a model built from model.config needs model.tokenizer (a path or {{train: {{...}}}})."
+            )
+        if isinstance(self.model.tokenizer, dict):
+            if set(self.model.tokenizer) != {"train"} or not isinstance(self.model.tokenizer["train"], dict):
+                raise TeacherConfigError(f"{where}: model.tokenizer must be a path or {{train: {{vocab_size: N}}}}.")
+            unknown = set(self.model.tokenizer["train"]) - {"vocab_size"}
+            if unknown:
+                raise TeacherConfigError(f"{where}: unknown key 'model.tokenizer.train.{sorted(unknown)[0]}'.")
+        if not self.tasks:
+            raise TeacherConfigError(f"{where}: tasks must name at least one of {list(TASKS)}.")
+        for name, task in self.tasks.items():
+            if task.input not in TASK_INPUTS[name]:
+                raise TeacherConfigError(
+                    f"{where}: tasks.{name}.input must be one of {list(TASK_INPUTS[name])}, got {task.input!r}."
+                )
+            for key in ("max_input_tokens", "max_target_tokens", "oversample"):
+                if getattr(task, key) < 1:
+                    raise TeacherConfigError(f"{where}: tasks.{name}.{key} must be at least 1.")
+            if task.max_captions is not None and task.max_captions < 1:
+                raise TeacherConfigError(f"{where}: tasks.{name}.max_captions must be at least 1 or null.")
+        unknown = set(self.training) - TRAINING_ARGUMENT_NAMES
+        if unknown:
+            raise TeacherConfigError(
+                f"{where}: unknown key 'training.{sorted(unknown)[0]}' (not a Seq2SeqTrainingArguments field)."
+            )
+        reserved = set(self.training) & RESERVED_TRAINING_ARGUMENTS
+        if reserved:
+            raise TeacherConfigError(f"{where}: 'training.{sorted(reserved)[0]}' is set by the teacher itself.")
+        if self.evaluation.split not in ("train", "validation"):
+            raise TeacherConfigError(f"{where}: evaluation.split must be 'train' or 'validation'.")
+        self._check_pseudo()
+
+    def _check_pseudo(self) -> None:
+        where, pseudo = self.source, self.pseudo
+        tasks = self.pseudo_tasks
+        for name in tasks:
+            if name not in self.tasks:
+                raise TeacherConfigError(f"{where}: pseudo.tasks names {name!r}, which is not in tasks.")
+        if "video" in tasks and self.tasks["video"].input == "segment_descriptions" and "segment" not in tasks:
+            raise TeacherConfigError(
+                f"{where}: pseudo video summaries from segment descriptions need the segment task in pseudo.tasks."
+            )
+        lengths = pseudo.segment_seconds
+        if isinstance(lengths, str):
+            if lengths != SEGMENT_SECONDS_FROM_ANNOTATIONS:
+                raise TeacherConfigError(
+                    f"{where}: pseudo.segment_seconds must be a number, a list of numbers or 'annotations'."
+                )
+        else:
+            values = lengths if isinstance(lengths, list) else [lengths]
+            if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 for v in values):
+                raise TeacherConfigError(f"{where}: pseudo.segment_seconds must hold positive numbers.")
+        for key in ("video_windows_per_video", "min_segments_per_video", "min_captions", "batch_size"):
+            if getattr(pseudo, key) < 1:
+                raise TeacherConfigError(f"{where}: pseudo.{key} must be at least 1.")
+        for key in ("max_segments", "max_videos"):
+            if getattr(pseudo, key) is not None and getattr(pseudo, key) < 0:
+                raise TeacherConfigError(f"{where}: pseudo.{key} must be non-negative or null.")
+
+    @property
+    def pseudo_tasks(self) -> tuple[str, ...]:
+        names = self.pseudo.tasks if self.pseudo.tasks is not None else list(self.tasks)
+        return tuple(name for name in TASKS if name in names) + tuple(name for name in names if name not in TASKS)
+
+    def path(self, value: str | os.PathLike) -> Path:
+        """`value` as a path; relative paths are relative to the current directory."""
+        return Path(os.path.expanduser(os.fspath(value)))
+
+    @property
+    def output_path(self) -> Path:
+        return self.path(self.output_dir)
+
+    @property
+    def data_path(self) -> Path:
+        return self.path(self.data.data_dir)
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        names = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}
+        names.update({"dict": "a mapping", "list": "a list", "NoneType": "null"})
+        return names.get(annotation.__name__, f"a {annotation.__name__}")
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(arg) for arg in typing.get_args(annotation))
+    if origin in (list, dict):
+        return {list: "a list", dict: "a mapping"}[origin]
+    return str(annotation)
+
+
+def _convert(value: Any, annotation: Any, key: str, source: str) -> Any:
+    """`value` checked against `annotation` (nested dataclasses built from mappings)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        arguments = typing.get_args(annotation)
+        if value is None and type(None) in arguments:
+            return None
+        for argument in arguments:
+            if dataclasses.is_dataclass(argument) and isinstance(value, Mapping):
+                return _build(argument, value, key, source)  # its own errors name the nested key
+        for argument in arguments:
+            if argument is type(None):
+                continue
+            try:
+                return _convert(value, argument, key, source)
+            except TeacherConfigError:
+                continue
+        raise TeacherConfigError(f"{source}: '{key}' must be {_type_name(annotation)}, got {value!r}.")
+    if dataclasses.is_dataclass(annotation):
+        return _build(annotation, value, key, source)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise TeacherConfigError(f"{source}: '{key}' must be a mapping, got {value!r}.")
+        arguments = typing.get_args(annotation)
+        if arguments and dataclasses.is_dataclass(arguments[1]):
+            return {name: _build(arguments[1], item or {}, f"{key}.{name}", source) for name, item in value.items()}
+        return dict(value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise TeacherConfigError(f"{source}: '{key}' must be a list, got {value!r}.")
+        return list(value)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise TeacherConfigError(f"{source}: '{key}' must be true or false, got {value!r}.")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TeacherConfigError(f"{source}: '{key}' must be an integer, got {value!r}.")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TeacherConfigError(f"{source}: '{key}' must be a number, got {value!r}.")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise TeacherConfigError(f"{source}: '{key}' must be a string, got {value!r}.")
+        return value
+    if annotation is dict:
+        if not isinstance(value, Mapping):
+            raise TeacherConfigError(f"{source}: '{key}' must be a mapping, got {value!r}.")
+        return dict(value)
+    if annotation is list:
+        if not isinstance(value, list):
+            raise TeacherConfigError(f"{source}: '{key}' must be a list, got {value!r}.")
+        return value
+    raise TypeError(f"Unsupported option annotation {annotation!r} for {key}.")
+
+
+def _build(cls: type, mapping: Any, where: str, source: str) -> Any:
+    """An instance of the dataclass `cls` from `mapping`, naming unknown, missing and mistyped keys."""
+    if not isinstance(mapping, Mapping):
+        raise TeacherConfigError(f"{source}: '{where}' must be a mapping, got {mapping!r}.")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    prefix = f"{where}." if where else ""
+    for key in mapping:
+        if key not in names:
+            raise TeacherConfigError(f"{source}: unknown key '{prefix}{key}'; allowed: {sorted(names)}.")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "source":
+            continue
+        if f.name not in mapping:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise TeacherConfigError(f"{source}: missing required key '{prefix}{f.name}'.")
+            continue
+        value = mapping[f.name]
+        if value is None and dataclasses.is_dataclass(hints[f.name]):
+            value = {}
+        kwargs[f.name] = _convert(value, hints[f.name], f"{prefix}{f.name}", source)
+    return cls(**kwargs)
+
+
+def teacher_config_from_dict(mapping: Mapping, source: str = "<dict>") -> TeacherConfig:
+    """Builds a [`TeacherConfig`] from a parsed mapping; `source` names the file in error messages."""
+    if not isinstance(mapping, Mapping):
+        raise TeacherConfigError(f"{source} must hold a mapping of settings.")
+    mapping = dict(mapping)
+    for name in mapping.get("tasks") or {}:
+        if name not in TASKS:
+            raise TeacherConfigError(f"{source}: unknown key 'tasks.{name}'; allowed: {list(TASKS)}.")
+    hints = typing.get_type_hints(TeacherConfig)
+    names = {f.name for f in dataclasses.fields(TeacherConfig)} - {"source"}
+    for key in mapping:
+        if key not in names:
+            raise TeacherConfigError(f"{source}: unknown key '{key}'; allowed: {sorted(names)}.")
+    kwargs = {}
+    for f in dataclasses.fields(TeacherConfig):
+        if f.name == "source":
+            continue
+        if f.name not in mapping or (mapping[f.name] is None and f.name in ("training", "evaluation", "pseudo")):
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise TeacherConfigError(f"{source}: missing required key '{f.name}'.")
+            continue
+        kwargs[f.name] = _convert(mapping[f.name], hints[f.name], f.name, source)
+    return TeacherConfig(**kwargs, source=source)
+
+
+def load_teacher_config(path: str | os.PathLike) -> TeacherConfig:
+    """Reads a teacher YAML file (relative paths in it are relative to the current directory)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TeacherConfigError(f"Configuration file {path} does not exist.")
+    with open(path, encoding="utf-8") as file:
+        try:
+            mapping = yaml.safe_load(file)
+        except yaml.YAMLError as error:
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise TeacherConfigError(f"{path} is not valid YAML: {first_line}") from None
+    return teacher_config_from_dict(mapping, source=os.fspath(path))
+
+
+def task_prefix(name: str, task: TaskOptions) -> str:
+    return DEFAULT_PREFIXES[name] if task.prefix is None else task.prefix
+
+
+def task_suffix(task: TaskOptions, causal: bool) -> str:
+    if task.suffix is not None:
+        return task.suffix
+    return DEFAULT_CAUSAL_SUFFIX if causal else ""
+
+
+def task_to_dict(task: TaskOptions) -> dict:
+    return dataclasses.asdict(task)
+
+
+def task_from_dict(mapping: Mapping, source: str) -> TaskOptions:
+    return _build(TaskOptions, mapping, "task", source)
+
+
+__all__ = [
+    "DataOptions",
+    "EvaluationOptions",
+    "ModelOptions",
+    "PseudoOptions",
+    "SyntheticOptions",
+    "SyntheticSplitOptions",
+    "TASKS",
+    "TaskOptions",
+    "TeacherConfig",
+    "TeacherConfigError",
+    "load_teacher_config",
+    "teacher_config_from_dict",
+]
