@@ -1,6 +1,6 @@
 """The paper's ablations at demo scale, on held-out Synthetic-HCap seeds, next to a trivial baseline.
 
-    python examples/ablations_synthetic.py --config examples/configs/demo_synthetic.yaml --output outputs/ablations
+    python examples/ablations_synthetic.py --config examples/configs/demo_synthetic.yaml --output-dir outputs/ablations
 
 Runs (or reuses) the demo curriculum of `--config`, then trains variants of it and scores every level on the
 validation split (videos from a seed no training video came from), x100 as the paper reports:
@@ -14,7 +14,8 @@ validation split (videos from a seed no training video came from), x100 as the p
 - the most frequent training caption of each level, predicted for every example.
 
 The variants above the clip level reuse the demo run's clip stage and extracted clip predictions (copied). Prints a
-Markdown table and writes `<output>/ablations.json`.
+Markdown table and writes `<output-dir>/ablations.json`. Arguments after the options are `key=value` overrides of
+the configuration, applied to the demo run and every variant (e.g. `output_dir=outputs/demo_b seed=1`).
 """
 
 import argparse
@@ -24,12 +25,11 @@ import shutil
 import sys
 from pathlib import Path
 
-import yaml
-
 from transformers_recap import LEVELS
 from transformers_recap.data import load_ego4d_hcap
 from transformers_recap.metrics import compute_caption_metrics
-from transformers_recap.training.curriculum import Curriculum
+from transformers_recap.training.curriculum import Curriculum, CurriculumConfig, CurriculumConfigError
+from transformers_recap.training.curriculum.config import apply_overrides, read_config_mapping
 from transformers_recap.training.evaluation import most_frequent_caption
 
 
@@ -46,7 +46,8 @@ def variants(base: dict) -> dict[str, dict]:
         config["output_dir"] = name
         return config
 
-    level_settings = base["model"]["config"].setdefault("level_settings", {})
+    level_settings = base.setdefault("model", {}).setdefault("config", {}).setdefault("level_settings", {})
+    base.setdefault("stages", {})
     no_curriculum = variant("no_curriculum")
     for stage in ("segment", "video"):
         no_curriculum["stages"].setdefault(stage, {})["init"] = "scratch"
@@ -119,29 +120,35 @@ def table(rows: dict[str, dict[str, dict[str, float]]]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the demo curriculum (examples/configs/demo_synthetic.yaml)")
-    parser.add_argument("--output", required=True, help="directory for the variants' runs")
+    parser.add_argument("--output-dir", "--output", required=True, help="directory for the variants' runs")
     parser.add_argument("--only", nargs="*", help="run only these variants (names as printed)")
-    args = parser.parse_args(argv)
-
-    base_config = yaml.safe_load(Path(args.config).read_text())
-    base = Curriculum(base_config)
-    base.run()  # skips the stages already trained
-    rows = {"Video ReCap (curriculum, recursive inputs)": stage_metrics(base)}
-    output = Path(args.output)
-    for name, config in variants(base_config).items():
-        if args.only and name not in args.only:
-            continue
-        config["output_dir"] = str(output / config["output_dir"])
-        config["data"].update(data_dir=str(base.data_dir), video_dir=str(base.video_dir))
-        config["data"].pop("synthetic", None)  # the base run generated the data
-        run_dir = Path(config["output_dir"])
-        shared = ("text_model",) if config["model"].get("unified") else SHARED_FROM_BASE
-        for relative in shared:
-            if not (run_dir / relative).exists() and (base.output_dir / relative).exists():
-                shutil.copytree(base.output_dir / relative, run_dir / relative)
-        curriculum = Curriculum(config)
-        curriculum.run()
-        rows[name] = stage_metrics(curriculum)
+    args, overrides = parser.parse_known_args(argv)
+    for item in overrides:
+        if item.startswith("-"):
+            parser.error(f"unrecognized argument {item}")
+    try:
+        base_config, _ = apply_overrides(read_config_mapping(args.config), overrides)
+        base = Curriculum(CurriculumConfig.from_dict(base_config, source=args.config))
+        base.run()  # skips the stages already trained
+        rows = {"Video ReCap (curriculum, recursive inputs)": stage_metrics(base)}
+        output = Path(args.output_dir)
+        for name, config in variants(base_config).items():
+            if args.only and name not in args.only:
+                continue
+            config["output_dir"] = str(output / config["output_dir"])
+            config.setdefault("data", {}).update(data_dir=str(base.data_dir), video_dir=str(base.video_dir))
+            config["data"].pop("synthetic", None)  # the base run generated the data
+            run_dir = Path(config["output_dir"])
+            shared = ("text_model",) if config["model"].get("unified") else SHARED_FROM_BASE
+            for relative in shared:
+                if not (run_dir / relative).exists() and (base.output_dir / relative).exists():
+                    shutil.copytree(base.output_dir / relative, run_dir / relative)
+            curriculum = Curriculum(CurriculumConfig.from_dict(config, source=f"{args.config} ({name})"))
+            curriculum.run()
+            rows[name] = stage_metrics(curriculum)
+    except CurriculumConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     rows["most frequent training caption"] = trivial_baseline(base)
     print(table(rows))
     output.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Feature extraction: per-video files, resume after a kill, bad videos skipped, sharding over two processes."""
+"""Feature extraction: per-video files, resume after a kill, bad videos recorded and skipped, two processes."""
 
 import json
 import os
@@ -12,7 +12,9 @@ from safetensors.torch import load_file
 from tests.video_fixtures import load_tiny, save_tiny_model, write_video
 from transformers_recap import HierarchicalCaptioner
 from transformers_recap.engine.video_io import open_video
+from transformers_recap.training import extraction, files
 from transformers_recap.training.extraction import extract_videos
+from transformers_recap.training.files import write_atomically
 
 
 @pytest.fixture(scope="module")
@@ -46,31 +48,44 @@ class Killed(Exception):
     pass
 
 
-def test_files_resume_and_bad_videos(model_dir, videos, tmp_path):
+def test_files_resume_and_bad_videos(model_dir, videos, tmp_path, monkeypatch):
     model, processor = load_tiny(model_dir)
     captioner = HierarchicalCaptioner(model, processor, levels=("clip",), batch_size=2, progress=False)
     output = tmp_path / "features"
 
-    # A run killed while captioning the second video keeps the first one whole and leaves no partial file.
-    calls = []
-    original = captioner.caption_clips
+    # Killed while writing the second video's features (videos in uid order; "broken" fails first and is recorded):
+    # its temporary file stays behind, the first video is whole.
+    writes = []
 
-    def caption_then_die(*args, **kwargs):
-        if calls:
+    def write_then_die(path, data):
+        writes.append(path.name)
+        if path.name == "video-1.safetensors":
+            (path.parent / f".{path.name}.{os.getpid()}.tmp").write_bytes(data[:10])
             raise Killed
-        calls.append(1)
-        return original(*args, **kwargs)
+        write_atomically(path, data)
 
-    captioner.caption_clips = caption_then_die
+    monkeypatch.setattr(extraction, "write_atomically", write_then_die)
     with pytest.raises(Killed):
         extract_videos(captioner, videos, output, save_dense=True, progress=False)
-    finished = sorted(path.name for path in output.iterdir())
-    assert len(finished) == 2 and {name.rsplit(".", 1)[1] for name in finished} == {"json", "safetensors"}
+    monkeypatch.undo()
+    assert writes == ["broken.json", "video-0.safetensors", "video-0.json", "video-1.safetensors"]
+    leftover = output / f".video-1.safetensors.{os.getpid()}.tmp"
+    assert sorted(path.name for path in output.iterdir()) == sorted(
+        ["failed", "video-0.json", "video-0.safetensors", leftover.name]
+    )
 
-    captioner.caption_clips = original
+    # The rerun deletes the leftover, finishes the other videos and does not open the recorded broken video again.
+    opened = []
+
+    def recording_open_video(path, *args, **kwargs):
+        opened.append(os.path.basename(path))
+        return open_video(path, *args, **kwargs)
+
+    monkeypatch.setattr(extraction, "open_video", recording_open_video)
     failures = extract_videos(captioner, videos, output, save_dense=True, progress=False)
-    assert [uid for uid, _ in failures] == ["broken"]
-    assert "not a readable video file" in failures[0][1]
+    assert opened == ["video-1.mp4", "video-2.mp4"] and not leftover.exists()
+    assert [uid for uid, _ in failures] == ["broken"] and "not a readable video file" in failures[0][1]
+    assert json.loads((output / "failed" / "broken.json").read_text())["error"] == failures[0][1]
     assert sorted(path.stem for path in output.glob("*.json")) == ["video-0", "video-1", "video-2"]
     for uid in ("video-0", "video-1", "video-2"):
         tensors = load_file(os.fspath(output / f"{uid}.safetensors"))
@@ -81,10 +96,44 @@ def test_files_resume_and_bad_videos(model_dir, videos, tmp_path):
         assert [clip[:2] for clip in record["clips"]] == [[s, e] for s, e in open_video(videos[uid], 4.0, 4).windows]
         assert all(isinstance(clip[2], str) and clip[2] for clip in record["clips"])
 
-    # A rerun finds everything done and touches nothing.
-    stamps = {path.name: path.stat().st_mtime_ns for path in output.iterdir()}
+    # A rerun finds everything done (the broken video recorded) and touches nothing.
+    stamps = {path: path.stat().st_mtime_ns for path in output.rglob("*")}
+    opened.clear()
     assert extract_videos(captioner, videos, output, progress=False) == [("broken", failures[0][1])]
-    assert {path.name: path.stat().st_mtime_ns for path in output.iterdir()} == stamps
+    assert opened == [] and {path: path.stat().st_mtime_ns for path in output.rglob("*")} == stamps
+    # A changed file, or retry_failed, is tried again.
+    assert extract_videos(captioner, videos, output, progress=False, retry_failed=True)[0][0] == "broken"
+    with open(videos["broken"], "ab") as file:
+        file.write(b" still not a video")
+    assert extract_videos(captioner, videos, output, progress=False)[0][0] == "broken"
+    assert opened == ["broken.mp4", "broken.mp4"]
+
+    # A uid that is a path is reported, not written.
+    failures = extract_videos(captioner, {"../escaped": videos["video-0"]}, output, progress=False)
+    assert failures[0][0] == "../escaped" and "video uid" in failures[0][1]
+    assert not (tmp_path / "escaped.json").exists()
+
+
+def test_writes_are_synced_before_the_rename(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor):
+        events.append(("fsync", os.fstat(descriptor).st_ino))
+        real_fsync(descriptor)
+
+    def replace(source, target):
+        events.append(("replace", os.stat(source).st_ino))
+        real_replace(source, target)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    monkeypatch.setattr(files.os, "replace", replace)
+    target = tmp_path / "record.json"
+    write_atomically(target, "{}")
+    monkeypatch.undo()
+    temporary = events[1][1]
+    assert events == [("fsync", temporary), ("replace", temporary), ("fsync", tmp_path.stat().st_ino)]
+    assert target.read_text() == "{}" and target.stat().st_ino == temporary and list(tmp_path.iterdir()) == [target]
 
 
 def test_two_processes_shard_the_videos(model_dir, videos, tmp_path):
@@ -94,7 +143,7 @@ def test_two_processes_shard_the_videos(model_dir, videos, tmp_path):
     script = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "extract_features.py")
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29523", script,
-        "--model", os.fspath(model_dir), "--videos", os.fspath(listing), "--output", os.fspath(tmp_path / "out"),
+        "--model", os.fspath(model_dir), "--videos", os.fspath(listing), "--output-dir", os.fspath(tmp_path / "out"),
     ]  # fmt: skip
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]

@@ -15,7 +15,8 @@ from tests.training.helpers import (
     make_trainer,
     trainable_state,
 )
-from transformers_recap.training.curriculum import Curriculum
+from transformers_recap.training.curriculum.config import StageOptions
+from transformers_recap.training.curriculum.stages import make_trainable
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,8 @@ def test_exact_resume(examples, tmp_path):
 
 def test_lora_trains_only_adapter_weights(examples, tmp_path):
     model, processor = make_model_and_processor()
-    curriculum = Curriculum({"output_dir": tmp_path, "data": {"data_dir": tmp_path}})
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    peft_model = curriculum.make_trainable(model, ["segment"], {"lora": {"r": 4, "lora_alpha": 8}})
+    peft_model = make_trainable(model, ["segment"], StageOptions(lora={"r": 4, "lora_alpha": 8}))
     lora = {name for name, p in peft_model.named_parameters() if p.requires_grad and "lora_" in name}
     assert lora and all(".attn.c_attn." in name for name in lora)  # self-attention only by default
     trainer = make_trainer(peft_model, processor, examples, tmp_path / "lora", levels=None, max_steps=4)

@@ -1,9 +1,14 @@
 # Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
 """
 Per-video extraction with the recursive engine, sharded over processes and resumable: CLS features (and optionally
-the dense clip tokens) of every clip, predicted clip captions, predicted segment descriptions. Each video's results
-are written atomically as `<video_uid>.safetensors` (tensors) and `<video_uid>.json` (captions, written last: the
-video is done once it exists), so a killed run loses nothing already written and a restart skips finished videos.
+the dense clip tokens) of every clip, predicted clip captions, predicted segment descriptions.
+
+Each video's results are written atomically (temporary file, fsync, rename) as `<video_uid>.safetensors` (tensors)
+and `<video_uid>.json` (captions, written last: the video is done once it exists), so a killed run loses nothing
+already written and a restart skips finished videos and deletes the temporary files the kill left. A video that
+cannot be read is recorded in `failed/<video_uid>.json` (the error and the file's size and modification time) and
+is not retried by later runs while the file is unchanged (`retry_failed=True` retries it). Video uids become file
+names, so each goes through `data.ids.validate_uid`.
 """
 
 import json
@@ -17,30 +22,75 @@ from safetensors.torch import load_file, save
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
+from ..data.ids import validate_uid
 from ..engine import HierarchicalCaptioner, TimedCaption, VideoDecodingError, open_video
 from .collator import CLS_FEATURES_KEY
+from .files import remove_leftovers, write_atomically
 
 
 logger = logging.get_logger(__name__)
 
 DENSE_FEATURES_KEY = "dense"
+FAILURES_DIR = "failed"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Writes `data` to a temporary file next to `path`, then renames it: readers never see a partial file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+def _path(output_dir: str | os.PathLike, video_uid: str, suffix: str) -> Path:
+    return Path(output_dir) / f"{validate_uid(video_uid, 'video uid', os.fspath(output_dir))}{suffix}"
 
 
 def is_extracted(output_dir: str | os.PathLike, video_uid: str) -> bool:
-    return (Path(output_dir) / f"{video_uid}.json").is_file()
+    return _path(output_dir, video_uid, ".json").is_file()
 
 
 def read_extraction(output_dir: str | os.PathLike, video_uid: str) -> dict:
     """The JSON record of one extracted video (`duration`, `clips`, `segments`, ...)."""
-    with open(Path(output_dir) / f"{video_uid}.json", encoding="utf-8") as file:
+    with open(_path(output_dir, video_uid, ".json"), encoding="utf-8") as file:
         return json.load(file)
+
+
+def _fingerprint(path: str) -> list[int] | None:
+    """(size, modification time) of a video file; `None` when it does not exist."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns]
+
+
+def recorded_failure(output_dir: str | os.PathLike, video_uid: str, video_path: str) -> str | None:
+    """The error recorded for `video_uid` by an earlier run, if `video_path` is still the file that failed."""
+    path = _path(Path(output_dir) / FAILURES_DIR, video_uid, ".json")
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None  # unreadable record: retry the video
+    if record.get("video_path") != video_path or record.get("fingerprint") != _fingerprint(video_path):
+        return None
+    return record.get("error")
+
+
+def _record_failure(output_dir: Path, video_uid: str, video_path: str, message: str) -> None:
+    folder = output_dir / FAILURES_DIR
+    folder.mkdir(exist_ok=True)
+    record = {
+        "video_uid": video_uid,
+        "video_path": video_path,
+        "fingerprint": _fingerprint(video_path),
+        "error": message,
+    }
+    write_atomically(_path(folder, video_uid, ".json"), json.dumps(record))
+
+
+def _start(output_dir: Path, state: PartialState) -> None:
+    """Creates `output_dir` and deletes a killed run's temporary files, before any process writes."""
+    if state.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        leftovers = remove_leftovers(output_dir) + remove_leftovers(output_dir / FAILURES_DIR)
+        if leftovers:
+            logger.info(f"Deleted {len(leftovers)} temporary files an interrupted run left in {output_dir}.")
+    state.wait_for_everyone()
 
 
 def extract_videos(
@@ -51,6 +101,7 @@ def extract_videos(
     save_dense: bool = False,
     state: PartialState | None = None,
     progress: bool = True,
+    retry_failed: bool = False,
 ) -> list[tuple[str, str]]:
     """
     Encodes every clip of each video once and writes its CLS features (`"cls"`, `(num_clips, hidden_size)` float32),
@@ -63,17 +114,30 @@ def extract_videos(
         caption_clips (`bool`): also write the predicted clip captions.
         save_dense (`bool`): also store the dense encoder tokens of every clip.
         state (`PartialState`, *optional*): the process group to shard the videos over (default: the current one).
+        retry_failed (`bool`): also retry videos an earlier run could not read although their file is unchanged.
     Returns:
-        `(video_uid, error message)` of the videos that could not be read (skipped, reported, not retried).
+        `(video_uid, error message)` of the videos that could not be read or have an invalid uid (skipped, reported;
+        for this process's share of the videos when several processes run).
     """
     state = state or PartialState()
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    pending = sorted(uid for uid in videos if not is_extracted(output_dir, uid))
-    failures = []
+    _start(output_dir, state)
+    failures, pending = [], []
+    for uid in sorted(videos):
+        try:
+            if is_extracted(output_dir, uid):
+                continue
+        except ValueError as error:  # an id that is not a plain file name
+            failures.append((uid, str(error)))
+            continue
+        pending.append(uid)
     num_frames = captioner.model.config.vision_config.num_frames
     with state.split_between_processes(pending) as mine:
         for uid in tqdm(mine, desc=f"extracting (process {state.process_index})", disable=not progress):
+            previous = None if retry_failed else recorded_failure(output_dir, uid, videos[uid])
+            if previous is not None:
+                failures.append((uid, previous))
+                continue
             dense = [] if save_dense else None
             try:
                 with open_video(
@@ -84,18 +148,20 @@ def extract_videos(
             except VideoDecodingError as error:
                 logger.warning(f"Skipping video {uid}: {error}")
                 failures.append((uid, str(error)))
+                _record_failure(output_dir, uid, videos[uid], str(error))
                 continue
             tensors = {CLS_FEATURES_KEY: cls_features.float().contiguous()}
             if dense:
                 tensors[DENSE_FEATURES_KEY] = torch.cat(dense).contiguous()
-            _atomic_write(output_dir / f"{uid}.safetensors", save(tensors))
+            write_atomically(_path(output_dir, uid, ".safetensors"), save(tensors))
             record = {
                 "video_uid": uid,
                 "duration": duration,
                 "clip_seconds": captioner.clip_seconds,
                 "clips": [[clip.start, clip.end, clip.text] for clip in clips],
             }
-            _atomic_write(output_dir / f"{uid}.json", json.dumps(record).encode())
+            write_atomically(_path(output_dir, uid, ".json"), json.dumps(record))
+            _path(output_dir / FAILURES_DIR, uid, ".json").unlink(missing_ok=True)
     return failures
 
 
@@ -113,16 +179,24 @@ def describe_segments(
     """
     state = state or PartialState()
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    _start(output_dir, state)
     pending = sorted(uid for uid in video_uids if not is_extracted(output_dir, uid))
     with state.split_between_processes(pending) as mine:
         for uid in tqdm(mine, desc=f"segment descriptions (process {state.process_index})", disable=not progress):
             record = read_extraction(extraction_dir, uid)
-            cls_features = load_file(os.fspath(Path(extraction_dir) / f"{uid}.safetensors"))[CLS_FEATURES_KEY]
+            cls_features = load_file(os.fspath(_path(extraction_dir, uid, ".safetensors")))[CLS_FEATURES_KEY]
             clips = [TimedCaption(start, end, text) for start, end, text in record["clips"]]
             result = captioner.caption_features(cls_features, clips, record["duration"])
             segments = [[segment.start, segment.end, segment.text] for segment in result.segments]
-            _atomic_write(output_dir / f"{uid}.json", json.dumps({"segments": segments}).encode())
+            write_atomically(_path(output_dir, uid, ".json"), json.dumps({"segments": segments}))
 
 
-__all__ = ["DENSE_FEATURES_KEY", "describe_segments", "extract_videos", "is_extracted", "read_extraction"]
+__all__ = [
+    "DENSE_FEATURES_KEY",
+    "FAILURES_DIR",
+    "describe_segments",
+    "extract_videos",
+    "is_extracted",
+    "read_extraction",
+    "recorded_failure",
+]

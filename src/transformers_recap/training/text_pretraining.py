@@ -75,10 +75,12 @@ def pretrain_caption_language_model(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     seed: int = 0,
+    max_steps: int | None = None,
 ) -> str:
     """
     Trains a GPT-2 language model of shape `text_config` on `texts` (each as `<|endoftext|> text <|endoftext|>`) and
-    saves it with the tokenizer to `output_dir`, a directory `from_pretrained_parts(text=...)` accepts.
+    saves it with the tokenizer to `output_dir`, a directory `from_pretrained_parts(text=...)` accepts, with the
+    trainer state (`trainer_state.json`: steps and losses). `max_steps` bounds the training (smoke runs).
 
     Returns:
         `output_dir`.
@@ -91,6 +93,7 @@ def pretrain_caption_language_model(
     arguments = TrainingArguments(
         output_dir=os.fspath(output_dir),
         num_train_epochs=epochs,
+        max_steps=-1 if max_steps is None else max_steps,
         per_device_train_batch_size=batch_size,
         learning_rate=learning_rate,
         lr_scheduler_type="cosine",
@@ -112,6 +115,7 @@ def pretrain_caption_language_model(
     logger.info(f"Caption language model: final training loss {result.training_loss:.3f}")
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
+    trainer.state.save_to_json(os.path.join(output_dir, "trainer_state.json"))
     return os.fspath(output_dir)
 
 

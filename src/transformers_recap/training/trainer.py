@@ -1,20 +1,36 @@
 # Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
 """Seq2Seq-style trainer for Video ReCap: level-homogeneous batches and evaluation with generation per level."""
 
+import os
 from collections.abc import Callable, Mapping
 from functools import partial
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from transformers import EvalPrediction, Seq2SeqTrainer
-from transformers.trainer_utils import seed_worker
+from transformers import EvalPrediction, Seq2SeqTrainer, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints, seed_worker
 
+from .checkpoints import mark_checkpoint_complete, sync_checkpoint
 from .sampler import LevelAlternatingBatchSampler, MultiLevelDataset
 
 
 # Batch keys that only teacher forcing uses; generation starts from BOS.
 TARGET_KEYS = ("input_ids", "attention_mask", "labels")
+
+
+def level_batch_sampler(
+    dataset: MultiLevelDataset, args: TrainingArguments, samples_per_epoch: Mapping[str, int] | None = None
+) -> LevelAlternatingBatchSampler:
+    """The batches [`VideoReCapTrainer`] trains on with `args` (global batches, the last incomplete one dropped)."""
+    return LevelAlternatingBatchSampler(
+        dataset,
+        global_batch_size=args.per_device_train_batch_size * args.world_size,
+        num_processes=args.world_size,
+        samples_per_epoch=samples_per_epoch,
+        seed=args.data_seed if args.data_seed is not None else args.seed,
+        drop_last=True,
+    )
 
 
 class VideoReCapTrainer(Seq2SeqTrainer):
@@ -23,7 +39,8 @@ class VideoReCapTrainer(Seq2SeqTrainer):
     [`LevelAlternatingBatchSampler`] (one level per batch, levels alternating for Video ReCap-U, lower levels
     subsampled per epoch). Evaluation datasets are passed per level (`eval_dataset={"clip": ..., "segment": ...}`),
     and with `predict_with_generate` each is captioned with `model.generate(level=...)` and scored by
-    `compute_metrics` (see [`caption_metrics_fn`]).
+    `compute_metrics` (see [`caption_metrics_fn`]). Each checkpoint is marked complete once all of it is on disk,
+    and old checkpoints are deleted only after that (see `training.checkpoints`).
 
     Args:
         samples_per_epoch (`Mapping[str, int]`, *optional*): examples per level per epoch (default: as many as the
@@ -35,22 +52,29 @@ class VideoReCapTrainer(Seq2SeqTrainer):
         super().__init__(*args, **kwargs)
         self.samples_per_epoch = samples_per_epoch
 
-    def _level_batch_sampler(self) -> LevelAlternatingBatchSampler:
-        return LevelAlternatingBatchSampler(
-            self.train_dataset,
-            global_batch_size=self.args.per_device_train_batch_size * self.args.world_size,
-            num_processes=self.args.world_size,
-            samples_per_epoch=self.samples_per_epoch,
-            seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
-            drop_last=True,
-        )
+    def _save_checkpoint(self, model, trial) -> None:
+        # Trainer deletes old checkpoints (save_total_limit) at the end of its own save, before anything could mark
+        # the new one complete: here the rotation runs after the marker, so a kill never leaves only unmarked ones.
+        limit = self.args.save_total_limit
+        self.args.save_total_limit = None
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        run_dir = self._get_output_dir(trial=trial)
+        checkpoint = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+        sync_checkpoint(checkpoint)
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            mark_checkpoint_complete(checkpoint, self.state.global_step)
+            rotate_checkpoints(run_dir, limit, best_model_checkpoint=self.state.best_model_checkpoint)
 
     def get_train_dataloader(self) -> DataLoader:
         if not isinstance(self.train_dataset, MultiLevelDataset):
             raise TypeError("VideoReCapTrainer trains on a MultiLevelDataset (one dataset per level).")
         dataloader = DataLoader(
             self.train_dataset,
-            batch_sampler=self._level_batch_sampler(),
+            batch_sampler=level_batch_sampler(self.train_dataset, self.args, self.samples_per_epoch),
             collate_fn=self.data_collator,
             num_workers=self.args.dataloader_num_workers,
             pin_memory=self.args.dataloader_pin_memory,
@@ -77,11 +101,14 @@ class VideoReCapTrainer(Seq2SeqTrainer):
         return loss, generated, inputs.get("labels")
 
 
-def caption_metrics_fn(processor, mode: str = "videorecap") -> Callable[[EvalPrediction], dict[str, float]]:
+def caption_metrics_fn(
+    processor, mode: str = "videorecap", meteor_scorer=None
+) -> Callable[[EvalPrediction], dict[str, float]]:
     """
     Builds a `compute_metrics` for [`VideoReCapTrainer`]: decodes generated captions and label captions with
     `processor.batch_decode` and scores them with [`compute_caption_metrics`] (x100, as the paper reports):
-    `CIDEr`, `ROUGE_L` (rouge_score's rougeLsum, the paper's R) and `METEOR`.
+    `CIDEr`, `ROUGE_L` (rouge_score's rougeLsum, the paper's R) and `METEOR`. A running `meteor_scorer`
+    ([`MeteorScorer`]) is reused by every evaluation instead of starting Java (and its paraphrase table) each time.
     """
     from ..metrics import compute_caption_metrics
 
@@ -91,11 +118,11 @@ def caption_metrics_fn(processor, mode: str = "videorecap") -> Callable[[EvalPre
         predictions = np.where(prediction.predictions == -100, eos, prediction.predictions)
         labels = np.where(prediction.label_ids == -100, eos, prediction.label_ids)
         scores = compute_caption_metrics(
-            processor.batch_decode(predictions), processor.batch_decode(labels), mode=mode
+            processor.batch_decode(predictions), processor.batch_decode(labels), mode=mode, meteor_scorer=meteor_scorer
         )
         return {"CIDEr": 100 * scores["CIDEr"], "ROUGE_L": 100 * scores["rougeLsum"], "METEOR": 100 * scores["METEOR"]}
 
     return compute_metrics
 
 
-__all__ = ["VideoReCapTrainer", "caption_metrics_fn"]
+__all__ = ["VideoReCapTrainer", "caption_metrics_fn", "level_batch_sampler"]
