@@ -2,8 +2,8 @@
 """
 The `transformers-recap` command.
 
-    transformers-recap caption VIDEO --model DIR_OR_ID [--format json|srt|vtt|md] [--output FILE]
-    transformers-recap caption DIR_OR_LIST.txt --model DIR_OR_ID --output RESULTS.jsonl
+    transformers-recap caption VIDEO --model DIR_OR_ID [--output FILE.json|.srt|.vtt|.md|.html] [--format ...]
+    transformers-recap caption DIR_OR_LIST.txt --model DIR_OR_ID --output RESULTS.jsonl [--retry-errors]
     transformers-recap caption RECORDING.ts --model DIR_OR_ID --follow [IDLE_SECONDS] [--output EVENTS.jsonl]
     transformers-recap convert --clip CLIP.pt --segment SEG.pt --video VID.pt --output DIR
     transformers-recap demo [--seed N]
@@ -15,6 +15,7 @@ and sets `handler` to a function `(args) -> exit code`.
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,15 @@ from .levels import LEVELS
 PROG = "transformers-recap"
 LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
 FORMATS = {"json": "to_json", "srt": "to_srt", "vtt": "to_vtt", "md": "to_markdown", "html": "to_html"}
+EXTENSION_FORMATS = {
+    ".json": "json",
+    ".srt": "srt",
+    ".vtt": "vtt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+}
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -49,13 +59,22 @@ def add_caption_parser(subparsers: "argparse._SubParsersAction") -> None:
         help="caption videos at the clip, segment and video levels",
         description=(
             "Caption one video (writes the chosen format), or every video of a directory or of a text file listing "
-            "one path per line (appends one JSON line per finished video to --output; rerun to resume)."
+            "one path per line (appends one JSON line per finished video to --output; rerun to resume). Videos are "
+            "identified by their resolved path, size and modification time, so a rerun from any directory skips "
+            "what is done and a video listed twice is captioned once. The exit status is 1 when any video failed."
         ),
     )
     parser.add_argument("input", help="a video file, a directory of videos, or a .txt file listing videos")
     parser.add_argument("--model", required=True, help="a saved Video ReCap model directory or Hub id")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="json", help="output format (single video)")
+    parser.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        help="output format of a single video (default: from the --output extension .json/.srt/.vtt/.md, else json)",
+    )
     parser.add_argument("--output", help="output file (default for a single video: standard output)")
+    parser.add_argument(
+        "--retry-errors", action="store_true", help="batch mode: caption again the videos recorded as failed"
+    )
     parser.add_argument(
         "--levels", default=",".join(LEVELS), help="comma-separated levels to produce (default: clip,segment,video)"
     )
@@ -108,8 +127,19 @@ def list_videos(source: str) -> list[str]:
             raise CommandError(f"{source}: directory contains no videos ({', '.join(sorted(VIDEO_EXTENSIONS))})")
         return videos
     base = path.parent
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CommandError(
+            f"{source}: not a UTF-8 text file (byte 0x{error.object[error.start]:02x} at offset {error.start}); a "
+            "list file names one video path per line"
+        ) from None
+    except OSError as error:
+        raise CommandError(f"{source}: cannot be read ({error.strerror or error})") from None
+    if "\0" in text:
+        raise CommandError(f"{source}: contains NUL bytes; a list file names one video path per line")
     videos = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             videos.append(line if os.path.isabs(line) else str(base / line))
@@ -122,18 +152,63 @@ def _is_batch_input(source: str) -> bool:
     return os.path.isdir(source) or Path(source).suffix.lower() in LIST_EXTENSIONS and os.path.isfile(source)
 
 
+def _resolve_device(name: str | None) -> str:
+    """The `--device` to run on (default: cuda if available), refused here when this machine does not have it."""
+    import torch
+
+    if name is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise CommandError(f"--device {name}: not a device name (cpu, cuda, cuda:1, mps, ...)") from None
+    if device.type == "mps":
+        available, count = torch.backends.mps.is_available(), 1
+    else:
+        backend = getattr(torch, device.type, None)
+        if not hasattr(backend, "is_available"):
+            return name
+        available = backend.is_available()
+        count = backend.device_count() if available and hasattr(backend, "device_count") else 0
+    if not available:
+        raise CommandError(
+            f"--device {name}: no {device.type} device is available here (torch reports none); use --device cpu"
+        )
+    if device.index is not None and device.index >= count:
+        raise CommandError(f"--device {name}: this machine has {count} {device.type} device(s), numbered from 0")
+    return name
+
+
+def _check_model_source(model: str) -> None:
+    """Refuses a `--model` that is neither a directory nor a possible Hub id, before transformers reports it."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if os.path.isdir(model):
+        return
+    if os.path.exists(model):
+        raise CommandError(f"{model}: is a file; --model names a model directory or a Hub id")
+    try:
+        validate_repo_id(model)
+    except HFValidationError:
+        raise CommandError(f"{model}: no such model directory") from None
+
+
 def _build_pipeline(args: argparse.Namespace):
+    import pickle
+
     import torch
     from transformers import pipeline
     from transformers.utils import logging
 
     from .engine.dtype import auto_dtype
 
+    _check_model_source(args.model)
+    device = _resolve_device(args.device)
     if args.no_progress:
         logging.disable_progress_bar()
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = args.dtype
-    if dtype == "auto":
+    dtype = getattr(torch, args.dtype) if args.dtype != "auto" else None
+    if dtype is None:
         try:
             dtype, reason = auto_dtype(device)
         except RuntimeError as error:
@@ -141,8 +216,26 @@ def _build_pipeline(args: argparse.Namespace):
         print(f"{PROG}: --dtype auto: {str(dtype).removeprefix('torch.')} on {device} ({reason})", file=sys.stderr)
     try:
         return pipeline("video-recap", model=args.model, device=device, dtype=dtype)
+    except pickle.UnpicklingError as error:
+        # transformers reads pytorch_model.bin with torch.load(weights_only=True), which stops at any global.
+        refused = re.search(r"GLOBAL ([\w.]+)", str(error))
+        reason = f"it asks to unpickle `{refused.group(1)}`" if refused else str(error).split("\n")[0]
+        raise CommandError(
+            f"{args.model}: cannot load the model: torch's safe loader refused its PyTorch weights ({reason}); nothing "
+            "in them was run"
+        ) from None
     except (OSError, ValueError, RuntimeError) as error:
+        if not os.path.isdir(args.model):
+            raise CommandError(
+                f"{args.model}: no such model directory, and not loadable from the Hub ({error})"
+            ) from None
         raise CommandError(f"{args.model}: cannot load the model ({error})") from None
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    return EXTENSION_FORMATS.get(Path(args.output).suffix.lower(), "json") if args.output else "json"
 
 
 def _call_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -162,14 +255,18 @@ def run_caption(args: argparse.Namespace) -> int:
     if not os.path.exists(args.input):
         raise CommandError(f"{args.input}: no such file or directory")
     options = _call_options(args)
+    if args.output and os.path.isdir(args.output):
+        raise CommandError(f"{args.output}: is a directory; --output names a file")
     if _is_batch_input(args.input):
         return _caption_batch(args, options)
     return _caption_single(args, options)
 
 
 def _caption_single(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from .engine.results import video_key, write_atomically
     from .engine.video_io import VideoClipReader, VideoDecodingError
 
+    output_format = _output_format(args)
     try:
         # Fail on an unreadable file before spending time on the model.
         VideoClipReader(args.input).close()
@@ -180,15 +277,22 @@ def _caption_single(args: argparse.Namespace, options: dict[str, Any]) -> int:
         captions = recap(args.input, **options)
     except VideoDecodingError as error:
         raise CommandError(str(error)) from None
-    if args.format == "html":
+    if output_format == "json":
+        # The record a batch run writes for this video, indented.
+        record = {**video_key(args.input).to_record(), **captions.to_dict()}
+        text = json.dumps(record, ensure_ascii=False, indent=2)
+    elif output_format == "html":
         # The page refers to the video relative to where it is written (absolute file:// URL on standard output).
         text = captions.to_html(video_path=args.input, output_path=args.output)
     else:
-        text = getattr(captions, FORMATS[args.format])()
+        text = getattr(captions, FORMATS[output_format])()
     if not text.endswith("\n"):
         text += "\n"
     if args.output:
-        _write_atomically(args.output, text)
+        try:
+            write_atomically(args.output, text)
+        except OSError as error:
+            raise CommandError(f"{args.output}: cannot be written ({error.strerror or error})") from None
     else:
         sys.stdout.write(text)
     return 0
@@ -203,6 +307,7 @@ def _caption_follow(args: argparse.Namespace, options: dict[str, Any]) -> int:
         raise CommandError(f"--follow needs a positive idle time in seconds, got {args.follow:g}")
     if args.format != "json":
         raise CommandError("--follow writes JSON lines; use --format json")
+    from .engine.results import append_line, drop_torn_line
     from .engine.video_io import VideoDecodingError
 
     def key(event: dict[str, Any]) -> tuple:
@@ -210,7 +315,7 @@ def _caption_follow(args: argparse.Namespace, options: dict[str, Any]) -> int:
 
     recorded = set()
     if args.output and os.path.isfile(args.output):
-        read_finished(args.output)  # drops a last line cut short by a kill
+        drop_torn_line(args.output)
         for line in Path(args.output).read_text(encoding="utf-8").splitlines():
             try:
                 recorded.add(key(json.loads(line)))
@@ -221,7 +326,7 @@ def _caption_follow(args: argparse.Namespace, options: dict[str, Any]) -> int:
         for event in recap(args.input, stream=True, follow=True, idle_seconds=args.follow, **options):
             record = event.to_dict()
             if args.output and key(record) not in recorded:
-                append_record(args.output, record)
+                append_line(args.output, record)
             elif not args.output:
                 print(json.dumps(record, ensure_ascii=False), flush=True)
     except VideoDecodingError as error:
@@ -232,30 +337,54 @@ def _caption_follow(args: argparse.Namespace, options: dict[str, Any]) -> int:
 def _caption_batch(args: argparse.Namespace, options: dict[str, Any]) -> int:
     if not args.output:
         raise CommandError("captioning a directory or a list needs --output RESULTS.jsonl")
-    if args.format != "json":
+    if args.format not in (None, "json"):
         raise CommandError("captioning a directory or a list writes JSON lines; use --format json")
+    from .engine.results import ResultsFile, ResultsFileError, video_key
+
+    listed = list_videos(args.input)
+    videos = {}
+    for video in listed:
+        videos.setdefault(video_key(video), video)
+    if len(videos) < len(listed):
+        print(
+            f"{PROG}: {len(listed) - len(videos)} entries of {args.input} name a video listed before; each video is "
+            "captioned once",
+            file=sys.stderr,
+        )
+    try:
+        with ResultsFile(args.output) as results:
+            return _caption_pending(args, options, videos, results)
+    except ResultsFileError as error:
+        raise CommandError(str(error)) from None
+
+
+def _caption_pending(args: argparse.Namespace, options: dict[str, Any], videos: dict, results) -> int:
+    """Captions the `videos` (`VideoKey -> path`) that `results` does not hold yet, appending each record."""
     from .engine.video_io import VideoDecodingError
 
-    videos = list_videos(args.input)
-    done = read_finished(args.output)
-    pending = [video for video in videos if _key(video) not in done]
-    skipped = len(videos) - len(pending)
-    if skipped:
-        print(f"{PROG}: {skipped} of {len(videos)} videos already in {args.output}, skipping them", file=sys.stderr)
-    if not pending:
-        return 0
-    recap = _build_pipeline(args)
-    failures = 0
-    for video in pending:
-        try:
-            record = {"video": video, **recap(video, **options).to_dict()}
-        except VideoDecodingError as error:
-            record = {"video": video, "error": error.reason}
-            failures += 1
-            _error(str(error))
-        append_record(args.output, record)
-    print(f"{PROG}: captioned {len(pending) - failures} videos, {failures} failed -> {args.output}", file=sys.stderr)
-    return 0
+    if args.retry_errors:
+        results.drop_errors(videos)
+    pending = [(key, video) for key, video in videos.items() if key not in results.finished]
+    failed = 0
+    if pending:
+        recap = _build_pipeline(args)
+        for key, video in pending:
+            try:
+                record = recap(video, **options).to_dict()
+            except VideoDecodingError as error:
+                record = {"error": error.reason}
+                failed += 1
+                _error(str(error))
+            results.append({**key.to_record(), **record})
+    failed_before = sum("error" in results.finished[key] for key in videos) - failed
+    summary = (
+        f"{PROG}: {len(videos)} videos: {len(pending) - failed} captioned, {failed} failed, "
+        f"{len(videos) - len(pending)} already in {args.output}"
+    )
+    if failed_before:
+        summary += f" ({failed_before} of them failed; --retry-errors retries them)"
+    print(summary, file=sys.stderr)
+    return 1 if failed or failed_before else 0
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -318,72 +447,13 @@ def run_demo_command(args: argparse.Namespace) -> int:
             seed=args.seed,
             model=args.model,
             output_dir=args.output_dir,
-            device=args.device,
+            device=_resolve_device(args.device),
             progress=not args.no_progress,
         )
     except (FileNotFoundError, ValueError, VideoDecodingError) as error:
         raise CommandError(str(error)) from None
     print(result.report())
     return 0
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Results files
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def _key(video: str) -> str:
-    return os.path.normpath(os.path.abspath(video))
-
-
-def read_finished(path: str) -> set[str]:
-    """
-    The videos already recorded in a results file (captioned or failed). A last line cut short by a kill is not
-    finished work: it is removed, so that the next append starts on a fresh line.
-    """
-    if not os.path.exists(path):
-        return set()
-    with open(path, "r+b") as file:
-        data = file.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) < len(data):
-            file.truncate(len(complete))
-    done = set()
-    for line in complete.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and "video" in record:
-            done.add(_key(record["video"]))
-    return done
-
-
-def append_record(path: str, record: dict[str, Any]) -> None:
-    """Appends one JSON line with a single `write` on an `O_APPEND` descriptor, then syncs it to disk."""
-    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        written = os.write(descriptor, line)
-        while written < len(line):
-            written += os.write(descriptor, line[written:])
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """Writes a whole file through a temporary file and a rename, so a kill never leaves half a file."""
-    target = os.path.abspath(path)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    temporary = f"{target}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, target)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -776,3 +776,22 @@ def test_console_script_convert_subcommand(release, base_config, converted, tmp_
     assert cli_main(["convert", "--clip", paths["clip"], "--output", str(tmp_path / "bad")]) == 1
     error = capsys.readouterr().err
     assert error.startswith("transformers-recap: error: Video ReCap needs all three") and "Traceback" not in error
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"empty\.pt is empty \(0 bytes\), not a PyTorch checkpoint\."),
+        (b"\x80\x02", r"empty\.pt is not a readable PyTorch checkpoint \(it ends early\)\."),
+    ],
+)
+def test_empty_or_cut_file_says_what_is_wrong(tmp_path, capsys, content, message):
+    from transformers_recap.cli import main as cli_main
+
+    path = tmp_path / "empty.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointConversionError, match=message):
+        load_original_checkpoint(path)
+    assert cli_main(["convert", "--unified", str(path), "--output", str(tmp_path / "out")]) == 1
+    (error,) = capsys.readouterr().err.splitlines()
+    assert re.search(message, error) and "()" not in error

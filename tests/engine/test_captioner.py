@@ -8,8 +8,12 @@ import torch
 from tests.video_fixtures import load_tiny, save_tiny_model, write_video
 from transformers_recap import HierarchicalCaptioner, HierarchicalCaptions, TimedCaption
 from transformers_recap.engine.cpu_matmul import onednn_linear_layers
-from transformers_recap.engine.video_io import VideoClipReader, clip_windows
-from transformers_recap.models.video_recap.processing_video_recap import captions_in_window, window_feature_rows
+from transformers_recap.engine.video_io import VideoClipReader
+from transformers_recap.models.video_recap.processing_video_recap import (
+    captions_in_window,
+    clip_windows,
+    window_feature_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +140,34 @@ def test_higher_levels_get_the_original_inputs(tiny, monkeypatch):
     expected = processor(video_features=[cls_features], context=[[s.text for s in result.segments]], level="video")
     torch.testing.assert_close(video_call["video_features"], expected["video_features"])
     torch.testing.assert_close(video_call["context_input_ids"], expected["context_input_ids"])
+
+
+def test_a_video_with_a_ten_hour_gap_captions_its_frames_only(tiny, tmp_path, monkeypatch, caplog):
+    model, processor = tiny
+    pts_ms = [40 * i for i in range(20)] + [36_000_000 + 40 * i for i in range(20)]
+    path = write_video(tmp_path / "gap.mp4", 40, 25, pts_ms=pts_ms)
+    calls = []
+    generate = model.generate
+    monkeypatch.setattr(model, "generate", lambda **kwargs: calls.append(kwargs) or generate(**kwargs))
+    result = HierarchicalCaptioner(model, processor, segment_seconds=8, progress=False).caption_video(str(path))
+    monkeypatch.undo()
+
+    assert [(c.start, c.end) for c in result.clips] == [(0.0, 4.0), (36000.0, pytest.approx(36000.8))]
+    assert [(s.start, s.end) for s in result.segments] == [(0.0, 8.0), (36000.0, pytest.approx(36000.8))]
+    assert result.summary and result.duration == pytest.approx(36000.8)
+    assert f"{path}: no frames in 4.00-36000.00 s (1 gap(s)" in caplog.text
+    # Each segment reads the CLS feature and the caption of its own clip; the summary reads both.
+    with VideoClipReader(path) as reader:
+        pixel_values = processor(videos=[clip.frames for clip in reader])["pixel_values_videos"]
+    with torch.no_grad():
+        cls = model.get_video_features(pixel_values).pooler_output
+    (segment_call,) = [call for call in calls if call["level"] == "segment"]
+    texts = [[clip.text] for clip in result.clips]
+    expected = processor(video_features=[cls[0:1], cls[1:2]], context=texts, level="segment")
+    torch.testing.assert_close(segment_call["video_features"], expected["video_features"])
+    (video_call,) = [call for call in calls if call["level"] == "video"]
+    expected = processor(video_features=[cls], context=[[s.text for s in result.segments]], level="video")
+    torch.testing.assert_close(video_call["video_features"], expected["video_features"])
 
 
 def test_levels_can_be_limited_and_pull_in_what_they_read(tiny, video):

@@ -20,6 +20,7 @@ from transformers_recap.engine.video_io import (
     VideoDecodingError,
     clip_frame_indices,
     open_video,
+    plan_windows,
     read_clip_frames,
     scaled_size,
 )
@@ -251,3 +252,87 @@ def test_background_iterator_overlaps_and_forwards_errors():
     assert all(name != threading.current_thread().name for _, name in produced)
     with BackgroundIterator(iter(range(10_000)), buffer_size=1) as early:
         assert next(early) == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Real timestamps: gaps, the work a small file can cause, the final clip
+# ---------------------------------------------------------------------------------------------------------------------
+
+TEN_HOURS_MS = 10 * 3600 * 1000
+GAP_PTS_MS = [40 * i for i in range(20)] + [TEN_HOURS_MS + 40 * i for i in range(20)]
+
+
+def on_screen(pts_ms: list[int], target: float) -> int:
+    """Index of the frame shown at `target` seconds: the last one whose timestamp is not after it."""
+    return max(index for index, pts in enumerate(pts_ms) if pts / 1000 <= target + 1e-6)
+
+
+@pytest.mark.parametrize("container_format", ["mp4", "matroska"])  # sample index / packet scan
+def test_a_ten_hour_gap_is_reported_not_captioned(tmp_path, container_format):
+    path = write_video(tmp_path / "gap.video", 40, 25, 64, 48, pts_ms=GAP_PTS_MS, container_format=container_format)
+    assert path.stat().st_size < 8000
+    with VideoClipReader(path) as reader:
+        meta = reader.metadata
+        clips = list(reader)
+    # The rate of the real frames (40 ms apart), not 40 frames / 10 hours.
+    assert meta.fps == pytest.approx(25.0)
+    assert meta.duration == pytest.approx(36000.8, abs=0.05)
+    # Two clips, one per burst of frames; the 8,999 windows between them are one gap.
+    assert [(clip.start, clip.end) for clip in clips] == [(0.0, 4.0), (36000.0, pytest.approx(meta.duration))]
+    assert [clip.index for clip in clips] == [0, 9000]
+    assert reader.gaps == [(4.0, 36000.0)]
+    for clip in clips:
+        targets = [i / 25 for i in clip_frame_indices(clip.start, clip.end, 25, int(meta.duration * 25))]
+        assert [read_code(frame) for frame in clip.frames] == [on_screen(GAP_PTS_MS, t) for t in targets]
+
+
+def test_planned_clips_are_bounded_by_the_frames_whatever_the_duration(tmp_path):
+    # Three frames, the last one 100 days after the others (Matroska: MP4 cannot store such a gap): 3 frames cannot
+    # plan more than 3 clips.
+    pts = [0, 40, 100 * 24 * 3600 * 1000]
+    path = write_video(tmp_path / "far.mkv", 3, 25, pts_ms=pts, container_format="matroska")
+    with VideoClipReader(path) as reader:
+        clips = list(reader)
+        assert len(reader) == 2 and reader.gaps == [(4.0, 8_640_000.0)]
+    assert [read_code(frame) for frame in clips[1].frames] == [2, 2, 2, 2]
+
+
+def test_plan_windows():
+    assert plan_windows(np.arange(0, 10, 0.5), 10.0, 4.0) == (clip_windows(10.0, 4.0), [])
+    # Windows without a time are gaps, merged; the trailing ones too.
+    assert plan_windows([0.0, 1.0, 13.0], 30.0, 4.0) == ([(0.0, 4.0), (12.0, 16.0)], [(4.0, 12.0), (16.0, 30.0)])
+    # A final window shorter than the minimum joins the window before it, if that one is kept ...
+    assert plan_windows(np.arange(201) / 25, 8.04, 4.0, 1.0) == ([(0.0, 4.0), (4.0, 8.04)], [])
+    assert plan_windows(np.arange(200) / 25, 8.004, 4.0, 1.0) == ([(0.0, 4.0), (4.0, 8.004)], [])
+    assert plan_windows([0.0, 8.5], 9.5, 4.0, 1.0) == ([(0.0, 4.0), (8.0, 9.5)], [(4.0, 8.0)])
+    # ... and stands alone after a gap, or when it is the only window.
+    assert plan_windows([0.0, 8.1], 8.5, 4.0, 1.0) == ([(0.0, 4.0), (8.0, 8.5)], [(4.0, 8.0)])
+    assert plan_windows([0.0], 0.3, 4.0, 1.0) == ([(0.0, 0.3)], [])
+    # Times outside [0, duration) are ignored; a billion seconds plan two windows, not 250 million.
+    assert plan_windows([0.0, 5.0, 1e9, 2e9], 1e9 + 2, 4.0) == ([(0.0, 4.0), (4.0, 8.0), (1e9, 1e9 + 2)], [(8.0, 1e9)])
+    assert plan_windows([], 0.0, 4.0) == ([], [])
+
+
+def test_a_final_clip_shorter_than_a_quarter_of_a_clip_is_merged(tmp_path):
+    path = write_video(tmp_path / "tail.mp4", 201, 25)  # 8.04 s: a 40-ms window after 8 s
+    with VideoClipReader(path) as reader:
+        clips = list(reader)
+    assert [(clip.start, clip.end) for clip in clips] == [(0.0, 4.0), (4.0, pytest.approx(8.04))]
+    # The frames from 4 s to the end (frame int(8.04 * 25)), cut in four: the original's arithmetic at 25 fps.
+    expected = reference_get_frame_ids(100, int(8.04 * 25), 4)
+    assert [read_code(frame) for frame in clips[1].frames] == expected == [112, 137, 162, 186]
+    frames = np.zeros((201, 8, 8, 3), np.uint8)
+    assert FramesClipReader(frames, fps=25).windows == [(0.0, 4.0), (4.0, 8.04)]
+
+
+def test_a_clip_starting_in_a_gap_reads_no_frame_from_before_it(tmp_path):
+    pts = [40 * i for i in range(20)] + [TEN_HOURS_MS + 1500 + 40 * i for i in range(20)]
+    path = write_video(tmp_path / "late.mp4", 40, 25, pts_ms=pts)
+    with VideoClipReader(path) as reader:
+        clips = list(reader)
+        num_video_frames = reader.metadata.num_frames
+    assert [(clip.start, clip.end) for clip in clips] == [(0.0, 4.0), (36000.0, pytest.approx(36002.3, abs=0.05))]
+    targets = [i / 25 for i in clip_frame_indices(clips[1].start, clips[1].end, 25, num_video_frames)]
+    # Before 36001.5 s the frame on screen is frame 19, from 10 hours earlier: the clip's first frame is read instead.
+    expected = [on_screen(pts, t) if on_screen(pts, t) >= 20 else 20 for t in targets]
+    assert [read_code(frame) for frame in clips[1].frames] == expected and expected[0] == 20

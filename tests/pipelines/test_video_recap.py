@@ -83,6 +83,33 @@ def test_unreadable_video_raises(recap, tmp_path):
         recap(str(tmp_path / "missing.mp4"))
 
 
+def test_a_list_with_bad_videos_returns_every_good_result(recap, videos, tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    inputs = [str(videos[0]), str(tmp_path / "missing.mp4"), str(bad), str(videos[1])]
+    results = recap(inputs, levels=("clip",), errors="return")
+    assert [type(result).__name__ for result in results] == [
+        "HierarchicalCaptions",
+        "VideoDecodingError",
+        "VideoDecodingError",
+        "HierarchicalCaptions",
+    ]
+    assert str(results[1]) == f"{tmp_path / 'missing.mp4'}: no such file"
+    assert str(results[2]).startswith(f"{bad}: not a readable video file")
+    assert results[0] == recap(str(videos[0]), levels=("clip",)) and len(results[3].clips) == 2
+    # Decoding errors found while captioning (a truncated file) are returned too.
+    truncated = tmp_path / "truncated.mp4"
+    data = write_video(tmp_path / "whole.mp4", 30 * 12, 30, faststart=True).read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    (result,) = recap([str(truncated)], levels=("clip",), errors="return")
+    assert isinstance(result, VideoDecodingError) and "truncated" in str(result)
+    # By default the first bad video raises.
+    with pytest.raises(VideoDecodingError, match="missing.mp4: no such file"):
+        recap(inputs, levels=("clip",))
+    with pytest.raises(ValueError, match="errors must be one of"):
+        recap(inputs, errors="skip")
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Streaming
 # ---------------------------------------------------------------------------------------------------------------------

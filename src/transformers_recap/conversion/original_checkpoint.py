@@ -63,6 +63,8 @@ def load_original_checkpoint(path: str | os.PathLike) -> OriginalCheckpoint:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint {path} does not exist.")
+    if os.path.getsize(path) == 0:
+        raise CheckpointConversionError(f"{path} is empty (0 bytes), not a PyTorch checkpoint.")
     try:
         with torch.serialization.safe_globals(list(ALLOWED_GLOBALS)):
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
@@ -81,7 +83,8 @@ def load_original_checkpoint(path: str | os.PathLike) -> OriginalCheckpoint:
             "and nothing in it was run."
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise CheckpointConversionError(f"{path} is not a readable PyTorch checkpoint ({error}).") from None
+        detail = " ".join(str(error).split()) or ("it ends early" if isinstance(error, EOFError) else repr(error))
+        raise CheckpointConversionError(f"{path} is not a readable PyTorch checkpoint ({detail}).") from None
 
     if not isinstance(payload, Mapping):
         raise CheckpointConversionError(f"{path} holds a {type(payload).__name__}, not a checkpoint dictionary.")

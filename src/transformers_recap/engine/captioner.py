@@ -40,7 +40,14 @@ from .streaming import (
     micro_batches,
     open_stream_source,
 )
-from .video_io import DEFAULT_SHORT_SIDE, BackgroundIterator, VideoClip, open_video
+from .video_io import (
+    DEFAULT_SHORT_SIDE,
+    MIN_FINAL_CLIP_FRACTION,
+    BackgroundIterator,
+    VideoClip,
+    open_video,
+    plan_windows,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -59,6 +66,15 @@ def _chunks(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[An
             chunk = []
     if chunk:
         yield chunk
+
+
+def _report_gaps(path: str, gaps: Sequence[tuple[float, float]]) -> None:
+    spans = ", ".join(f"{start:.2f}-{end:.2f} s" for start, end in gaps[:3]) + (", ..." if len(gaps) > 3 else "")
+    seconds = sum(end - start for start, end in gaps)
+    logger.warning(
+        f"{path}: no frames in {spans} ({len(gaps)} gap(s), {seconds:.1f} s in all); their clip windows are not "
+        "captioned and no segment is described from them alone."
+    )
 
 
 class HierarchicalCaptioner:
@@ -160,7 +176,9 @@ class HierarchicalCaptioner:
                 `{"frames": ..., "fps": ...}`, or an open [`VideoClipReader`] / [`FramesClipReader`].
             fps (`float`, *optional*): frame rate of decoded frames.
         Returns:
-            [`HierarchicalCaptions`] with the levels in `self.levels_to_run`.
+            [`HierarchicalCaptions`] with the levels in `self.levels_to_run`. Clip windows in which no frame is shown
+            (the reader's `gaps`, logged as a warning) get no caption, and segment windows without a captioned clip no
+            description; the summary reads the rest.
         Raises:
             [`VideoDecodingError`]: the video cannot be read.
         """
@@ -174,12 +192,20 @@ class HierarchicalCaptioner:
             )
         try:
             duration = video.metadata.duration
-            segment_count = len(clip_windows(duration, self.segment_seconds)) if "segment" in self.levels_to_run else 0
-            total = len(video.windows) + segment_count + int("video" in self.levels_to_run)
+            if video.gaps:
+                _report_gaps(video.path, video.gaps)
+            # The clip windows the CLS rows belong to, and the segment windows holding at least one of them.
+            clip_index = np.asarray([round(start / self.clip_seconds) for start, _ in video.windows], dtype=np.int64)
+            segments = []
+            if "segment" in self.levels_to_run:
+                minimum = self.clip_seconds * MIN_FINAL_CLIP_FRACTION
+                starts = [start for start, _ in video.windows]
+                segments = plan_windows(starts, duration, self.segment_seconds, minimum)[0]
+            total = len(video.windows) + len(segments) + int("video" in self.levels_to_run)
             with self._progress_bar(total) as bar, self._inference_context():
                 bar.set_description("clips")
                 cls_features, clips = self.caption_clips(video, progress_bar=bar)
-                result = self._higher_levels(cls_features, clips, duration, bar)
+                result = self._higher_levels(cls_features, clips, duration, bar, clip_index, segments)
         finally:
             if owns_reader:
                 video.close()
@@ -203,26 +229,37 @@ class HierarchicalCaptioner:
         cls_features = torch.as_tensor(cls_features).float().cpu()
         clips = list(clip_captions or [])
         higher = [level for level in self.levels_to_run if level != "clip"]
-        total = (len(clip_windows(duration, self.segment_seconds)) if "segment" in higher else 0) + int(
-            "video" in higher
-        )
+        segments = clip_windows(duration, self.segment_seconds) if "segment" in higher else []
+        total = len(segments) + int("video" in higher)
+        clip_index = np.arange(len(cls_features))
         with self._progress_bar(total) as bar, self._inference_context():
-            return self._higher_levels(cls_features, clips, duration, bar)
+            return self._higher_levels(cls_features, clips, duration, bar, clip_index, segments)
 
     def _higher_levels(
-        self, cls_features: torch.Tensor, clips: list[TimedCaption], duration: float, bar
+        self,
+        cls_features: torch.Tensor,
+        clips: list[TimedCaption],
+        duration: float,
+        bar,
+        clip_index: np.ndarray,
+        segments: list[tuple[float, float]],
     ) -> HierarchicalCaptions:
+        """
+        The levels above the clip. `clip_index` (`(num_clips,)`) is the position of each CLS row's window on the
+        `clip_seconds` grid; `segments` are the segment windows to describe.
+        """
         result = HierarchicalCaptions(clips=clips if "clip" in self.levels_to_run else [], duration=duration)
         if "segment" in self.levels_to_run:
             bar.set_description("segments")
-            windows = clip_windows(duration, self.segment_seconds)
-            texts = self._describe("segment", windows, cls_features, clips, bar)
+            texts = self._describe("segment", segments, cls_features, clip_index, clips, bar)
             result.segments = [
-                TimedCaption(start, end, text) for (start, end), text in zip(windows, texts, strict=True)
+                TimedCaption(start, end, text) for (start, end), text in zip(segments, texts, strict=True)
             ]
         if "video" in self.levels_to_run:
             bar.set_description("summary")
-            result.summary = self._describe("video", [(0.0, duration)], cls_features, result.segments, bar)[0]
+            result.summary = self._describe(
+                "video", [(0.0, duration)], cls_features, clip_index, result.segments, bar
+            )[0]
         return result
 
     # ----------------------------------------------------------------------------------------------------------------
@@ -310,6 +347,7 @@ class HierarchicalCaptioner:
         level: str,
         windows: Sequence[tuple[float, float]],
         cls_features: torch.Tensor,
+        clip_index: np.ndarray,
         lower: Sequence[TimedCaption],
         bar,
     ) -> list[str]:
@@ -318,9 +356,12 @@ class HierarchicalCaptioner:
         if settings.num_video_queries:
             if len(cls_features) == 0:
                 raise ValueError(f"The {level} level needs CLS features, but there are none.")
-            features = [
-                cls_features[window_feature_rows(s, e, self.clip_seconds, len(cls_features))] for s, e in windows
-            ]
+            features = []
+            for start, end in windows:
+                # The original's rows of the window on the full clip grid, of those that have a CLS row.
+                grid = window_feature_rows(start, end, self.clip_seconds, int(clip_index[-1]) + 1)
+                rows = np.flatnonzero((clip_index >= grid.start) & (clip_index < grid.stop))
+                features.append(cls_features[torch.from_numpy(rows)])
         if settings.num_text_queries:
             contexts = [self.processor.window_context(lower, s, e) for s, e in windows]
         return self.describe_windows(level, features, contexts, progress_bar=bar)

@@ -14,6 +14,16 @@ scales them down during that conversion so that the short side is at most `short
 size of the original's training chunks made with ffmpeg's default bicubic scaler; the processor then resizes to 224),
 and applies the display-matrix rotation. Only the current clip is held in memory.
 
+The clip windows follow the stream's real frame timestamps, read before decoding from the container's sample index
+(MP4, MOV) or by demuxing the packets (other containers; no decoding): a window of the `clip_seconds` grid in which no
+frame is shown (a gap in the recording, e.g. 10 hours without frames) is not captioned but reported in
+[`VideoClipReader.gaps`], and the frame rate used for the positions above is measured between frames, leaving gaps out,
+instead of averaged over them. So the clips planned for a file are at most as many as its frames, whatever duration it
+declares. The minimum final clip is a quarter of a clip ([`MIN_FINAL_CLIP_FRACTION`]: 1 s of a 4-s clip, the spacing
+of its 4 sampled frames): a shorter final window is merged into the clip before it (a video of 8.004 s has the clips
+0-4 s and 4-8.004 s, not a 4-ms clip of one repeated frame), unless no frame is shown in that clip (after a gap the
+final window stands alone).
+
 PyAV does the demuxing, decoding and scaling; what is written here is the frame selection, the seek policy and the
 error reporting, which no library provides in this form.
 """
@@ -32,8 +42,6 @@ import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 from transformers.utils import logging
-
-from ..models.video_recap.processing_video_recap import clip_windows
 
 
 logger = logging.get_logger(__name__)
@@ -62,7 +70,12 @@ VIDEO_EXTENSIONS = frozenset(
 DEFAULT_SHORT_SIDE = 288
 """Short side (pixels) frames are scaled down to while decoding, as in the original's training chunks."""
 
+MIN_FINAL_CLIP_FRACTION = 0.25
+"""A video's final clip window shorter than this fraction of `clip_seconds` is merged into the clip before it."""
+
 _TRUNCATION_TOLERANCE_SECONDS = 1.0
+# Consecutive frames further apart than this are a gap in the recording: left out of the measured frame rate.
+_GAP_SECONDS = 1.0
 _MIN_SEEK_GAIN_SECONDS = 0.5
 
 T = TypeVar("T")
@@ -90,7 +103,8 @@ class VideoMetadata:
 
     Args:
         duration (`float`): seconds from the first frame to the end of the video stream.
-        fps (`float`): average frame rate (frames / duration for a variable frame rate).
+        fps (`float`): average frame rate (frames / duration for a variable frame rate); for a video with gaps
+            (consecutive frames more than 1 s apart), the average over the intervals between frames outside them.
         num_frames (`int`): `int(duration * fps)`, the frame count the original loader assumes (at least 1).
         width (`int`), height (`int`): displayed frame size (after rotation and sample aspect ratio).
         rotation (`int`): counter-clockwise rotation (degrees, a multiple of 90) applied to decoded frames.
@@ -150,6 +164,37 @@ def clip_frame_indices(start: float, end: float, fps: float, num_video_frames: i
     return segment_middle_indices(offset, stop, num_frames)
 
 
+def plan_windows(
+    times: np.ndarray | Sequence[float], duration: float, window_seconds: float, min_final_seconds: float = 0.0
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """
+    The windows of `clip_windows(duration, window_seconds)` that contain at least one of `times` (seconds, e.g. the
+    frame timestamps of a video), and the spans of the others, merged (the gaps). A final window shorter than
+    `min_final_seconds` that follows a kept window is merged into it (`(4, 8.004)` instead of `(4, 8)` and
+    `(8, 8.004)`). Computed from `times` alone, so the work is bounded by their number whatever `duration` says.
+    """
+    count = math.ceil(duration / window_seconds - 1e-9) if duration > 0 else 0
+    if count == 0:
+        return [], []
+    times = np.asarray(times, dtype=np.float64)
+    times = times[(times >= 0) & (times < duration)]
+    occupied = np.unique(np.minimum(np.floor(times / window_seconds + 1e-9), count - 1)).astype(np.int64).tolist()
+    end = count
+    merge_final = count > 1 and duration - (count - 1) * window_seconds < min_final_seconds and count - 2 in occupied
+    if merge_final:
+        end = count - 1
+        occupied = [index for index in occupied if index < end]
+    windows = [(index * window_seconds, min((index + 1) * window_seconds, duration)) for index in occupied]
+    if merge_final:
+        windows[-1] = (windows[-1][0], duration)
+    gaps, previous = [], -1
+    for index in [*occupied, end]:
+        if index > previous + 1:
+            gaps.append(((previous + 1) * window_seconds, min(index * window_seconds, duration)))
+        previous = index
+    return windows, gaps
+
+
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
     """(width, height) with the short side scaled down to `short_side` (never up), keeping the aspect ratio."""
     if short_side is None or min(width, height) <= short_side:
@@ -173,8 +218,10 @@ class VideoClipReader:
     Raises:
         [`VideoDecodingError`]: the file is missing, not a video, has no video stream or no frames.
 
-    Iterating yields one [`VideoClip`] per window of [`clip_windows`]; a [`VideoDecodingError`] is raised there when
-    the data turns out to be corrupt or truncated.
+    Iterating yields one [`VideoClip`] per window of `windows`: the windows of [`clip_windows`] in which a frame is
+    shown, a final one shorter than [`MIN_FINAL_CLIP_FRACTION`] of a clip merged into the one before it (see
+    [`plan_windows`]); `gaps` lists the spans `(start, end)` of the windows left out because no frame is shown in them. A
+    [`VideoDecodingError`] is raised while iterating when the data turns out to be corrupt or truncated.
     """
 
     def __init__(
@@ -196,12 +243,17 @@ class VideoClipReader:
             self._time_base = self._stream.time_base
             self._seconds_per_tick = float(self._time_base)
             self._start_time = float(self._stream.start_time * self._time_base) if self._stream.start_time else 0.0
-            self.metadata = self._read_metadata()
-            self._keyframe_times = self._read_keyframe_times()
+            self._keyframe_times, self._frame_times = self._read_index()
+            frames_end = None
+            if self._frame_times is None:
+                self._frame_times, frames_end = self._scan_frame_times()
+            self.metadata = self._read_metadata(frames_end)
         except BaseException:
             self._container.close()
             raise
-        self.windows = clip_windows(self.metadata.duration, self.clip_seconds)
+        self.windows, self.gaps = plan_windows(
+            self._frame_times, self.metadata.duration, self.clip_seconds, self.clip_seconds * MIN_FINAL_CLIP_FRACTION
+        )
         self._frames = None
         self._previous = None
         self._upcoming = None
@@ -234,7 +286,11 @@ class VideoClipReader:
     def _select_video_stream(self) -> "av.video.stream.VideoStream":
         return select_video_stream(self._container, self.path, self._decode_threads)
 
-    def _read_metadata(self) -> VideoMetadata:
+    def _header_rate(self) -> Fraction | None:
+        stream = self._stream
+        return stream.average_rate or stream.guessed_rate or stream.base_rate
+
+    def _read_metadata(self, frames_end: float | None) -> VideoMetadata:
         stream = self._stream
         duration = None
         if stream.duration:
@@ -242,10 +298,12 @@ class VideoClipReader:
         elif self._container.duration:
             container_start = (self._container.start_time or 0) / av.time_base
             duration = self._container.duration / av.time_base - max(self._start_time - container_start, 0.0)
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if not duration or duration <= 0 or not rate:
-            duration, rate = self._scan_packets(rate)
-        fps = float(rate)
+        rate = self._header_rate()
+        if not duration or duration <= 0:
+            duration = frames_end if frames_end is not None else self._scan_frame_times()[1]
+        if not rate:
+            rate = Fraction(len(self._frame_times)) / Fraction(duration).limit_denominator(1_000_000)
+        fps = _footage_rate(self._frame_times, float(rate))
         first = self._peek_first_frame()
         rotation = _rotation_of(first)
         width, height = first.width, first.height
@@ -264,13 +322,34 @@ class VideoClipReader:
             path=self.path,
         )
 
-    def _scan_packets(self, rate: Fraction | None) -> tuple[float, Fraction]:
+    def _read_index(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """
-        Duration (and frame rate, if the header has none) from the packets, for headers without them (e.g. raw
-        elementary streams): the last packet end time, or the packet count at the header's rate when packets carry no
-        timestamps. Reads a second opening of the file, as such streams often cannot seek back.
+        Keyframe times (seconds, decode order timestamps) from the container index, when it has one, and the times of
+        every frame when the index lists them all (MP4, MOV). Index timestamps are decode times; the sorted ones,
+        shifted to start at 0, are the presentation times of a constant-rate stream (a variable rate with B-frames
+        puts a time off by up to a frame).
         """
-        end, count, timed_packets = 0.0, 0, 0
+        entries = self._stream.index_entries
+        if entries is None or len(entries) == 0:
+            return None, None
+        listed = [entry for entry in entries if not entry.is_discard and entry.size > 0]
+        keyframes = [entry.timestamp for entry in listed if entry.is_keyframe]
+        tick = float(self._time_base)
+        keyframe_times = np.asarray(keyframes, dtype=np.float64) * tick - self._start_time if keyframes else None
+        frame_times = None
+        if self._stream.frames and len(listed) == self._stream.frames:
+            ticks = np.sort(np.asarray([entry.timestamp for entry in listed], dtype=np.int64))
+            frame_times = (ticks - ticks[0]).astype(np.float64) * tick
+        return keyframe_times, frame_times
+
+    def _scan_frame_times(self) -> tuple[np.ndarray, float]:
+        """
+        Presentation times of every frame (seconds from the first, sorted) and the end of the last one, from the
+        packets, for containers whose index does not list every frame: demuxed from a second opening of the file (raw
+        streams often cannot seek back), not decoded. Packets without timestamps (raw elementary streams) are counted
+        at the header's frame rate.
+        """
+        ticks, ends, count = [], [], 0
         try:
             with av.open(self.path, mode="r") as container:
                 stream = container.streams.video[0]
@@ -279,18 +358,20 @@ class VideoClipReader:
                         continue  # the demuxer's final flush packet
                     count += 1
                     if packet.pts is not None:
-                        timed_packets += 1
-                        packet_end = (packet.pts + (packet.duration or 0)) * self._seconds_per_tick - self._start_time
-                        end = max(end, packet_end)
+                        ticks.append(packet.pts)
+                        ends.append(packet.pts + (packet.duration or 0))
         except av.FFmpegError as error:
             raise VideoDecodingError(self.path, f"corrupt video data ({_describe(error)})") from None
         if not count:
             raise VideoDecodingError(self.path, "contains no video frames (zero-length video)")
-        if timed_packets < count or end <= 0:
+        end = max(ends) * self._seconds_per_tick - self._start_time if ends else 0.0
+        if len(ticks) < count or end <= 0:
+            rate = self._header_rate()
             if not rate:
                 raise VideoDecodingError(self.path, "has neither timestamps nor a frame rate")
-            return count / float(rate), rate
-        return end, rate or Fraction(count) / Fraction(end).limit_denominator(1_000_000)
+            return np.arange(count, dtype=np.float64) / float(rate), count / float(rate)
+        times = np.sort(np.asarray(ticks, dtype=np.int64)).astype(np.float64) * self._seconds_per_tick
+        return times - self._start_time, end
 
     def _peek_first_frame(self) -> "av.VideoFrame":
         # A second, single-threaded opening of the file: the decoder of the main one is only opened by the thread that
@@ -305,28 +386,20 @@ class VideoClipReader:
             raise VideoDecodingError(self.path, f"corrupt video data ({_describe(error)})") from None
         raise VideoDecodingError(self.path, "contains no video frames (zero-length video)")
 
-    def _read_keyframe_times(self) -> np.ndarray | None:
-        """Keyframe times (seconds, decode order timestamps) from the container index, when it has one."""
-        entries = self._stream.index_entries
-        if entries is None or len(entries) == 0:
-            return None
-        times = [entry.timestamp for entry in entries if entry.is_keyframe]
-        if not times:
-            return None
-        return np.asarray(times, dtype=np.float64) * float(self._time_base) - self._start_time
-
     # ----------------------------------------------------------------------------------------------------------------
     # Decoding
     # ----------------------------------------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[VideoClip]:
-        for index, (start, end) in enumerate(self.windows):
-            yield self.read_window(start, end, index=index)
+        for start, end in self.windows:
+            yield self.read_window(start, end, index=round(start / self.clip_seconds))
 
     def read_window(self, start: float, end: float, index: int = 0) -> VideoClip:
         """
         The sampled frames of any window `[start, end]` (seconds), e.g. an annotated clip. Windows are read fastest
-        in time order; an earlier window than the last one read reopens the decoder at the nearest keyframe.
+        in time order; an earlier window than the last one read reopens the decoder at the nearest keyframe. A
+        position in a gap that started before the window (no frame for more than 1 s) reads the window's first frame,
+        not the last frame before the gap.
         """
         meta = self.metadata
         indices = clip_frame_indices(start, end, meta.fps, meta.num_frames, self.num_frames)
@@ -334,7 +407,12 @@ class VideoClipReader:
             self._restart()
         frames, timestamps = [], []
         for frame_index in indices:
-            frame, timestamp = self._frame_at(frame_index / meta.fps)
+            target = frame_index / meta.fps
+            frame, timestamp = self._frame_at(target)
+            upcoming = self._upcoming
+            if upcoming is not None and upcoming[1] <= end and timestamp < start and target - timestamp > _GAP_SECONDS:
+                # In a gap that began before the window: the window's first frame instead.
+                frame, timestamp = upcoming
             frames.append(self._to_rgb(frame))
             timestamps.append(timestamp)
         return VideoClip(index=index, start=start, end=end, frames=np.stack(frames), timestamps=timestamps)
@@ -415,7 +493,7 @@ class VideoClipReader:
             self._advance_to(limit)
         if self._previous is not None:
             frame, timestamp = self._previous
-            if self._upcoming is None and target - timestamp > _TRUNCATION_TOLERANCE_SECONDS:
+            if self._upcoming is None and self._listed_time(target) - timestamp > _TRUNCATION_TOLERANCE_SECONDS:
                 raise VideoDecodingError(
                     self.path,
                     f"truncated or corrupt: no frames after {timestamp:.2f} s of the {self.metadata.duration:.2f} s "
@@ -426,6 +504,11 @@ class VideoClipReader:
             # The first frame is shown after `target` (e.g. target 0 and a first timestamp of 0.033 s): use it.
             return self._upcoming
         raise VideoDecodingError(self.path, "contains no decodable video frames")
+
+    def _listed_time(self, target: float) -> float:
+        """The time of the frame the index or the packets put on screen at `target` (the decoder should reach it)."""
+        index = np.searchsorted(self._frame_times, target + self._seconds_per_tick / 2 + 1e-9, side="right") - 1
+        return float(self._frame_times[max(index, 0)])
 
     def _advance_to(self, limit: float) -> None:
         """Decodes until the next frame would be shown after `limit`; keeps the last one shown at or before it."""
@@ -510,8 +593,8 @@ def frame_to_rgb(
 
 class FramesClipReader:
     r"""
-    The clip windows of a video that is already decoded: the same windows and frame positions as
-    [`VideoClipReader`], on an array of frames at a constant frame rate.
+    The clip windows of a video that is already decoded: the same windows (`gaps` is always empty) and frame positions
+    as [`VideoClipReader`], on an array of frames at a constant frame rate.
 
     Args:
         frames (`np.ndarray` or `torch.Tensor` of shape `(num_video_frames, height, width, 3)`): RGB uint8 frames.
@@ -549,7 +632,12 @@ class FramesClipReader:
         self.metadata = VideoMetadata(
             duration=duration, fps=float(fps), num_frames=len(frames), width=width, height=height, path=name
         )
-        self.windows = clip_windows(duration, self.clip_seconds)
+        self.windows, self.gaps = plan_windows(
+            np.arange(len(frames)) / float(fps),
+            duration,
+            self.clip_seconds,
+            self.clip_seconds * MIN_FINAL_CLIP_FRACTION,
+        )
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -565,9 +653,10 @@ class FramesClipReader:
 
     def __iter__(self) -> Iterator[VideoClip]:
         meta = self.metadata
-        for index, (start, end) in enumerate(self.windows):
+        for start, end in self.windows:
             indices = clip_frame_indices(start, end, meta.fps, meta.num_frames, self.num_frames)
             frames = np.ascontiguousarray(self.frames[indices]).astype(np.uint8, copy=False)
+            index = round(start / self.clip_seconds)
             yield VideoClip(index, start, end, frames, [frame_index / meta.fps for frame_index in indices])
 
 
@@ -697,6 +786,20 @@ def read_clip_frames(
         return reader.read_window(start, end).frames
 
 
+def _footage_rate(times: np.ndarray, header_rate: float) -> float:
+    """
+    The header's average frame rate or, when consecutive frames lie more than 1 s apart (gaps in the recording, over
+    which an average says nothing: 40 frames in 10 hours are 0.001 fps), the frames per second between frames outside
+    the gaps.
+    """
+    intervals = np.diff(times)
+    steady = intervals[intervals <= _GAP_SECONDS]
+    if len(steady) == len(intervals) or not len(steady) or steady.sum() <= 0:
+        return header_rate
+    # Frame rates are ratios of small integers (25, 30000/1001): undo the rounding of the summed float intervals.
+    return float(Fraction(len(steady) / float(steady.sum())).limit_denominator(1001))
+
+
 def _open_container(path: str) -> "av.container.InputContainer":
     if not os.path.exists(path):
         raise VideoDecodingError(path, "no such file")
@@ -732,6 +835,7 @@ def _describe(error: Exception) -> str:
 __all__ = [
     "DEFAULT_SHORT_SIDE",
     "VIDEO_EXTENSIONS",
+    "MIN_FINAL_CLIP_FRACTION",
     "BackgroundIterator",
     "FramesClipReader",
     "VideoClip",
@@ -741,6 +845,7 @@ __all__ = [
     "clip_frame_indices",
     "frame_to_rgb",
     "open_video",
+    "plan_windows",
     "read_clip_frames",
     "scaled_size",
     "segment_middle_indices",

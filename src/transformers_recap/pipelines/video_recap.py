@@ -12,13 +12,15 @@ from ..engine.captioner import HierarchicalCaptioner
 from ..engine.dtype import resolve_dtype
 from ..engine.outputs import HierarchicalCaptions
 from ..engine.streaming import CaptionStream
-from ..engine.video_io import DEFAULT_SHORT_SIDE, open_video
+from ..engine.video_io import DEFAULT_SHORT_SIDE, VideoDecodingError, open_video
 from ..models.video_recap.configuration_video_recap import LEVELS
 
 
 logger = logging.get_logger(__name__)
 
 _STREAM_OPTIONS = ("stream", "follow", "idle_seconds", "max_latency", "summary_every")
+ERROR_MODES = ("raise", "return")
+"""The values of the `errors` option: raise a video's [`VideoDecodingError`], or return it as that video's result."""
 
 
 class VideoReCapPipeline(Pipeline):
@@ -46,6 +48,10 @@ class VideoReCapPipeline(Pipeline):
     Inputs (one, or a list for several videos): a video file path, a dict `{"frames": array, "fps": float}` of decoded
     RGB frames `(num_frames, height, width, 3)`, or such an array with the `fps` call option.
 
+    Clips are cut every `clip_seconds` where the video shows frames: windows without a frame (gaps in the recording)
+    are not captioned (a warning names them), and a final window shorter than a quarter of a clip (1 s of a 4-s clip)
+    is merged into the clip before it.
+
     Streaming: with `stream=True` the call takes one video and returns a [`CaptionStream`] of [`CaptionEvent`]s, each
     caption as soon as it is ready (see [`HierarchicalCaptioner.stream`]); the input may also be a file still being
     recorded (`follow=True`) or an iterable of `(timestamp_seconds, frame)` pairs at the nominal rate `fps`:
@@ -68,6 +74,9 @@ class VideoReCapPipeline(Pipeline):
         use_onednn (`bool`, *optional*, defaults to `True`), progress (`bool`, *optional*, defaults to `True`),
         short_side (`int`, *optional*, defaults to 288), decode_threads (`int`, *optional*, defaults to 0): see
             [`HierarchicalCaptioner`].
+        errors (`str`, *optional*, defaults to `"raise"`): what a video that cannot be read does: `"raise"` its
+            [`VideoDecodingError`], or `"return"` it in place of that video's result (a list of videos then returns
+            the results of all the others, each bad one as its error).
         generation options (`max_new_tokens`, `num_beams`, ..., or `generate_kwargs`): passed to `generate` at every
             level.
         stream (`bool`, *optional*, defaults to `False`), follow (`bool`, *optional*), idle_seconds (`float`,
@@ -96,12 +105,14 @@ class VideoReCapPipeline(Pipeline):
             if chosen != torch.float32:
                 self.model.to(chosen)
 
-    def __call__(self, inputs, **kwargs) -> HierarchicalCaptions | list[HierarchicalCaptions] | CaptionStream:
+    def __call__(
+        self, inputs, **kwargs
+    ) -> HierarchicalCaptions | VideoDecodingError | list[HierarchicalCaptions | VideoDecodingError] | CaptionStream:
         """
         Captions one video (returns a [`HierarchicalCaptions`]) or a list of videos (returns a list), or with
         `stream=True` streams the captions of one video (returns a [`CaptionStream`]); see the class docstring for
         inputs and options. Raises [`VideoDecodingError`] for a video that cannot be read (while iterating, when
-        streaming).
+        streaming), or returns it in that video's place with `errors="return"`.
         """
         if "batch_size" in kwargs:
             kwargs["model_batch_size"] = kwargs.pop("batch_size")
@@ -123,6 +134,7 @@ class VideoReCapPipeline(Pipeline):
         preprocess_params, forward_params, _ = self._sanitize_parameters(**kwargs)
         preprocess_params = {**self._preprocess_params, **preprocess_params}
         forward_params = {**self._forward_params, **forward_params}
+        forward_params.pop("errors", None)  # a stream raises a bad video's error while it is iterated
         captioner = self._captioner(
             **forward_params,
             short_side=preprocess_params.get("short_side", DEFAULT_SHORT_SIDE),
@@ -142,6 +154,7 @@ class VideoReCapPipeline(Pipeline):
         progress=None,
         short_side=None,
         decode_threads=None,
+        errors=None,
         generate_kwargs=None,
         **generation_parameters,
     ):
@@ -149,6 +162,10 @@ class VideoReCapPipeline(Pipeline):
         if unknown:
             raise TypeError(f"VideoReCapPipeline got unexpected options {sorted(unknown)}.")
         preprocess_params, forward_params = {}, {}
+        if errors is not None:
+            if errors not in ERROR_MODES:
+                raise ValueError(f"errors must be one of {ERROR_MODES}, got {errors!r}.")
+            preprocess_params["errors"] = forward_params["errors"] = errors
         for name, value in (("fps", fps), ("short_side", short_side), ("decode_threads", decode_threads)):
             if value is not None:
                 preprocess_params[name] = value
@@ -176,13 +193,18 @@ class VideoReCapPipeline(Pipeline):
         clip_seconds: float | None = None,
         short_side: int | None = DEFAULT_SHORT_SIDE,
         decode_threads: int = 0,
+        errors: str = "raise",
     ) -> dict[str, Any]:
         if isinstance(video, os.PathLike):
             video = os.fspath(video)
         clip_seconds = clip_seconds or self.processor.clip_seconds
         num_frames = self.model.config.vision_config.num_frames
-        reader = open_video(video, clip_seconds, num_frames, fps, short_side, decode_threads)
-        return {"reader": reader}
+        try:
+            return {"reader": open_video(video, clip_seconds, num_frames, fps, short_side, decode_threads)}
+        except VideoDecodingError as error:
+            if errors == "raise":
+                raise
+            return {"error": error}
 
     def _forward(
         self,
@@ -195,7 +217,10 @@ class VideoReCapPipeline(Pipeline):
         level_generate_kwargs: dict | None = None,
         use_onednn: bool = True,
         progress: bool = True,
-    ) -> dict[str, HierarchicalCaptions]:
+        errors: str = "raise",
+    ) -> dict[str, HierarchicalCaptions | VideoDecodingError]:
+        if "error" in model_inputs:
+            return {"captions": model_inputs["error"]}
         captioner = self._captioner(
             levels=levels,
             clip_seconds=clip_seconds,
@@ -206,14 +231,21 @@ class VideoReCapPipeline(Pipeline):
             use_onednn=use_onednn,
             progress=progress,
         )
-        with model_inputs["reader"] as reader:
-            return {"captions": captioner.caption_video(reader)}
+        try:
+            with model_inputs["reader"] as reader:
+                return {"captions": captioner.caption_video(reader)}
+        except VideoDecodingError as error:
+            if errors == "raise":
+                raise
+            return {"captions": error}
 
     def _captioner(self, generate_kwargs: dict | None = None, **options) -> HierarchicalCaptioner:
         generate_kwargs = self._prepare_generate_kwargs(generate_kwargs or {})
         return HierarchicalCaptioner(self.model, self.processor, generate_kwargs=generate_kwargs, **options)
 
-    def postprocess(self, model_outputs: dict[str, HierarchicalCaptions]) -> HierarchicalCaptions:
+    def postprocess(
+        self, model_outputs: dict[str, HierarchicalCaptions | VideoDecodingError]
+    ) -> HierarchicalCaptions | VideoDecodingError:
         return model_outputs["captions"]
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any):
