@@ -580,7 +580,8 @@ class HierarchicalCaptioner:
     ) -> list[str]:
         lower = captions.clips if level == "segment" else captions.segments
         with self._inference_context():
-            return self._describe(level, windows, cls_features, lower, None)
+            # Streamed clips come from consecutive windows (no gaps): each CLS row is its window's.
+            return self._describe(level, windows, cls_features, np.arange(len(cls_features)), lower, None)
 
 
 __all__ = ["HierarchicalCaptioner"]
