@@ -207,15 +207,14 @@ def _build_pipeline(args: argparse.Namespace):
     device = _resolve_device(args.device)
     if args.no_progress:
         logging.disable_progress_bar()
-    dtype = getattr(torch, args.dtype) if args.dtype != "auto" else None
+    dtype, reason = (getattr(torch, args.dtype), None) if args.dtype != "auto" else (None, None)
     if dtype is None:
         try:
             dtype, reason = auto_dtype(device)
         except RuntimeError as error:
             raise CommandError(f"--device {device}: {error}") from None
-        print(f"{PROG}: --dtype auto: {str(dtype).removeprefix('torch.')} on {device} ({reason})", file=sys.stderr)
     try:
-        return pipeline("video-recap", model=args.model, device=device, dtype=dtype)
+        recap = pipeline("video-recap", model=args.model, device=device, dtype=dtype)
     except pickle.UnpicklingError as error:
         # transformers reads pytorch_model.bin with torch.load(weights_only=True), which stops at any global.
         refused = re.search(r"GLOBAL ([\w.]+)", str(error))
@@ -230,6 +229,10 @@ def _build_pipeline(args: argparse.Namespace):
                 f"{args.model}: no such model directory, and not loadable from the Hub ({error})"
             ) from None
         raise CommandError(f"{args.model}: cannot load the model ({error})") from None
+    if reason is not None:
+        # Said once the model has loaded, so that a loading error stays the only line.
+        print(f"{PROG}: --dtype auto: {str(dtype).removeprefix('torch.')} on {device} ({reason})", file=sys.stderr)
+    return recap
 
 
 def _output_format(args: argparse.Namespace) -> str:
@@ -305,7 +308,7 @@ def _caption_follow(args: argparse.Namespace, options: dict[str, Any]) -> int:
     """
     if not args.follow > 0:
         raise CommandError(f"--follow needs a positive idle time in seconds, got {args.follow:g}")
-    if args.format != "json":
+    if args.format not in (None, "json"):
         raise CommandError("--follow writes JSON lines; use --format json")
     from .engine.results import append_line, drop_torn_line
     from .engine.video_io import VideoDecodingError
