@@ -404,6 +404,7 @@ class GrowingVideoReader:
                 time_base = float(stream.time_base)
                 start_time = stream.start_time * time_base if stream.start_time else 0.0
                 reformatter = VideoReformatter()
+                sample_aspect_ratio = stream.sample_aspect_ratio
                 cutter = _ClipCutter(
                     self.clip_seconds,
                     self.num_frames,
@@ -411,7 +412,7 @@ class GrowingVideoReader:
                     # A frame stamped up to half a time-base unit after a time is the frame of that time.
                     tolerance=time_base / 2 + 1e-9,
                     to_rgb=lambda frame: frame_to_rgb(
-                        frame, reformatter, stream.sample_aspect_ratio, self.short_side, self.path
+                        frame, reformatter, sample_aspect_ratio, self.short_side, self.path
                     ),
                 )
                 size = (stream.width, stream.height)
@@ -426,12 +427,14 @@ class GrowingVideoReader:
                     yield from cutter.add(timestamp, frame)
                     if self._stop.is_set():
                         return
-            if self._stop.is_set():
-                return
-            logger.info(f"Stopped following {self.path}: {file.end_reason}.")
-            metadata = self._final_metadata(fps, cutter.last_time, size)
-            yield from cutter.finish(metadata)
-            self.metadata = metadata
+                if self._stop.is_set():
+                    return
+                logger.info(f"Stopped following {self.path}: {file.end_reason}.")
+                metadata = self._final_metadata(fps, cutter.last_time, size)
+                # The frames kept for the last windows belong to the container's decoder: cut them before it closes
+                # (converting a frame of a closed container crashes FFmpeg).
+                yield from cutter.finish(metadata)
+                self.metadata = metadata
 
     def _wait_for_data(self) -> None:
         deadline = time.monotonic() + self.idle_seconds
