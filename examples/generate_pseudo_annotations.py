@@ -15,9 +15,12 @@ import sys
 from transformers_recap.training.teacher.cli import add_pseudo_arguments, run_pseudo
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    return add_pseudo_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv)
+
+
 def main(argv=None) -> int:
-    parser = add_pseudo_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    return run_pseudo(parser.parse_args(argv))
+    return run_pseudo(parse_args(argv))
 
 
 if __name__ == "__main__":

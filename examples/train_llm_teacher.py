@@ -16,9 +16,12 @@ import sys
 from transformers_recap.training.teacher.cli import add_teacher_arguments, run_teacher
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    return add_teacher_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv)
+
+
 def main(argv=None) -> int:
-    parser = add_teacher_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    return run_teacher(parser.parse_args(argv))
+    return run_teacher(parse_args(argv))
 
 
 if __name__ == "__main__":

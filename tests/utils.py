@@ -1,5 +1,7 @@
 """Helpers shared by the tests: a tokenizer trained on the fly and tiny model configurations."""
 
+import socket
+
 from tokenizers import ByteLevelBPETokenizer
 from transformers import GPT2TokenizerFast
 
@@ -111,3 +113,10 @@ def make_tiny_config(tokenizer=None, unified: bool = False, **overrides) -> Vide
     }
     kwargs.update(overrides)
     return VideoReCapConfig(**kwargs)
+
+
+def free_port() -> str:
+    """A TCP port free on this machine now, for a `torch.distributed.run` rendezvous (fixed ports collide)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])

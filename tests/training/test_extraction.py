@@ -9,11 +9,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.utils import free_port
 from tests.video_fixtures import load_tiny, save_tiny_model, write_video
 from transformers_recap import HierarchicalCaptioner
 from transformers_recap.engine.video_io import open_video
 from transformers_recap.training import extraction, files
-from transformers_recap.training.extraction import extract_videos
+from transformers_recap.training.collator import CLIP_INDEX_KEY, VideoReCapDataCollator
+from transformers_recap.training.extraction import describe_segments, extract_videos
 from transformers_recap.training.files import write_atomically
 
 
@@ -142,7 +144,7 @@ def test_two_processes_shard_the_videos(model_dir, videos, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     script = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "extract_features.py")
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29523", script,
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(), script,
         "--model", os.fspath(model_dir), "--videos", os.fspath(listing), "--output-dir", os.fspath(tmp_path / "out"),
     ]  # fmt: skip
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
@@ -155,3 +157,37 @@ def test_two_processes_shard_the_videos(model_dir, videos, tmp_path):
         assert record["clips"] == []  # no --captions
         cls = load_file(os.fspath(tmp_path / "out" / f"{uid}.safetensors"))["cls"]
         torch.testing.assert_close(cls, reference_cls(model, processor, videos[uid]), atol=1e-5, rtol=1e-5)
+
+
+def test_a_video_with_a_gap_keeps_the_grid_position_of_each_feature_row(model_dir, tmp_path):
+    # Frames for 0-0.8 s and 40-40.8 s: clip windows 0 and 10 of the 4-s grid have frames, the nine between none.
+    pts_ms = [40 * i for i in range(20)] + [40_000 + 40 * i for i in range(20)]
+    path = write_video(tmp_path / "gap.mp4", 40, 25, pts_ms=pts_ms)
+    model, processor = load_tiny(model_dir)
+    captioner = HierarchicalCaptioner(model, processor, segment_seconds=8, batch_size=2, progress=False)
+    assert extract_videos(captioner, {"gap": os.fspath(path)}, tmp_path / "clips", progress=False) == []
+
+    tensors = load_file(os.fspath(tmp_path / "clips" / "gap.safetensors"))
+    assert tensors[CLIP_INDEX_KEY].tolist() == [0, 10]
+    torch.testing.assert_close(tensors["cls"], reference_cls(model, processor, path), atol=1e-5, rtol=1e-5)
+
+    # The segment descriptions from the stored rows are those of captioning the video itself.
+    describe_segments(captioner, tmp_path / "clips", ["gap"], tmp_path / "segments", progress=False)
+    stored = json.loads((tmp_path / "segments" / "gap.json").read_text())["segments"]
+    direct = captioner.caption_video(os.fspath(path)).segments
+    assert stored == [[segment.start, segment.end, segment.text] for segment in direct]
+
+    # Training windows get the rows at their grid positions; a window inside the gap is a one-line error.
+    collator = VideoReCapDataCollator(processor)
+    features_path = os.fspath(tmp_path / "clips" / "gap.safetensors")
+    example = {"level": "segment", "video_uid": "gap", "features_path": features_path}
+    torch.testing.assert_close(
+        torch.as_tensor(collator._window_features({**example, "start_sec": 40.0, "end_sec": 48.0})),
+        tensors["cls"][1:2],
+    )
+    torch.testing.assert_close(
+        torch.as_tensor(collator._window_features({**example, "start_sec": 0.0, "end_sec": 8.0})),
+        tensors["cls"][0:1],
+    )
+    with pytest.raises(ValueError, match=r"gap.safetensors: the window \[16, 24\] s of video 'gap' has no CLS"):
+        collator._window_features({**example, "start_sec": 16.0, "end_sec": 24.0})

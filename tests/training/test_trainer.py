@@ -15,6 +15,7 @@ from tests.training.helpers import (
     make_trainer,
     trainable_state,
 )
+from tests.utils import free_port
 from transformers_recap.training.curriculum.config import StageOptions
 from transformers_recap.training.curriculum.stages import make_trainable
 
@@ -109,7 +110,7 @@ def test_two_processes_match_one_with_the_same_global_batch(examples, tmp_path):
                 "--nproc_per_node",
                 "2",
                 "--master_port",
-                "29517",
+                free_port(),
                 "-m",
                 helper,
                 os.fspath(data_dir),

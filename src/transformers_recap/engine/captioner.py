@@ -29,7 +29,7 @@ from transformers.generation.utils import GenerateOutput
 from transformers.utils import logging
 
 from ..models.video_recap.configuration_video_recap import LEVELS, validate_level
-from ..models.video_recap.processing_video_recap import check_window_lengths, clip_windows, window_feature_rows
+from ..models.video_recap.processing_video_recap import check_window_lengths, clip_windows
 from .cpu_matmul import onednn_linear_layers
 from .outputs import HierarchicalCaptions, TimedCaption
 from .streaming import (
@@ -198,9 +198,7 @@ class HierarchicalCaptioner:
             clip_index = np.asarray([round(start / self.clip_seconds) for start, _ in video.windows], dtype=np.int64)
             segments = []
             if "segment" in self.levels_to_run:
-                minimum = self.clip_seconds * MIN_FINAL_CLIP_FRACTION
-                starts = [start for start, _ in video.windows]
-                segments = plan_windows(starts, duration, self.segment_seconds, minimum)[0]
+                segments = self._segment_windows([start for start, _ in video.windows], duration)
             total = len(video.windows) + len(segments) + int("video" in self.levels_to_run)
             with self._progress_bar(total) as bar, self._inference_context():
                 bar.set_description("clips")
@@ -216,6 +214,7 @@ class HierarchicalCaptioner:
         cls_features: np.ndarray | torch.Tensor,
         clip_captions: Sequence[TimedCaption] | None,
         duration: float,
+        clip_index: Sequence[int] | np.ndarray | torch.Tensor | None = None,
     ) -> HierarchicalCaptions:
         """
         Segment descriptions and summary from precomputed inputs (the levels in `self.levels_to_run` above the clip).
@@ -225,15 +224,29 @@ class HierarchicalCaptioner:
                 `clip_seconds` window from 0 ([`VideoReCapModel.get_video_features`]' `pooler_output`).
             clip_captions (`list[TimedCaption]`, *optional*): the clip captions (needed when a level reads them).
             duration (`float`): video length in seconds.
+            clip_index (*optional*, `(num_clips,)`): the grid position of each row's window when rows are missing
+                (a video with gaps in its frames); defaults to `0, 1, ..., num_clips - 1`.
         """
         cls_features = torch.as_tensor(cls_features).float().cpu()
         clips = list(clip_captions or [])
         higher = [level for level in self.levels_to_run if level != "clip"]
-        segments = clip_windows(duration, self.segment_seconds) if "segment" in higher else []
+        if clip_index is None:
+            clip_index = np.arange(len(cls_features))
+            segments = clip_windows(duration, self.segment_seconds) if "segment" in higher else []
+        else:
+            clip_index = np.asarray(clip_index, dtype=np.int64)
+            if len(clip_index) != len(cls_features):
+                raise ValueError(f"clip_index has {len(clip_index)} positions for {len(cls_features)} CLS rows.")
+            starts = [int(index) * self.clip_seconds for index in clip_index]
+            segments = self._segment_windows(starts, duration) if "segment" in higher else []
         total = len(segments) + int("video" in higher)
-        clip_index = np.arange(len(cls_features))
         with self._progress_bar(total) as bar, self._inference_context():
             return self._higher_levels(cls_features, clips, duration, bar, clip_index, segments)
+
+    def _segment_windows(self, clip_starts: Sequence[float], duration: float) -> list[tuple[float, float]]:
+        """The segment windows that hold at least one of the clips starting at `clip_starts`."""
+        minimum = self.clip_seconds * MIN_FINAL_CLIP_FRACTION
+        return plan_windows(clip_starts, duration, self.segment_seconds, minimum)[0]
 
     def _higher_levels(
         self,
@@ -356,12 +369,8 @@ class HierarchicalCaptioner:
         if settings.num_video_queries:
             if len(cls_features) == 0:
                 raise ValueError(f"The {level} level needs CLS features, but there are none.")
-            features = []
-            for start, end in windows:
-                # The original's rows of the window on the full clip grid, of those that have a CLS row.
-                grid = window_feature_rows(start, end, self.clip_seconds, int(clip_index[-1]) + 1)
-                rows = np.flatnonzero((clip_index >= grid.start) & (clip_index < grid.stop))
-                features.append(cls_features[torch.from_numpy(rows)])
+            # The original's rows of each window on the full clip grid, of those that have a CLS row.
+            features = [self.processor.window_video_features(cls_features, s, e, clip_index) for s, e in windows]
         if settings.num_text_queries:
             contexts = [self.processor.window_context(lower, s, e) for s, e in windows]
         return self.describe_windows(level, features, contexts, progress_bar=bar)

@@ -4,12 +4,25 @@
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+from safetensors import safe_open
 
 from ..data.ego4d_hcap import read_feature_file
 
 
 CLS_FEATURES_KEY = "cls"
 """Tensor name of the per-clip CLS features in the safetensors files written by `examples/extract_features.py`."""
+
+CLIP_INDEX_KEY = "clip_index"
+"""Tensor name of the grid position of each CLS row's clip window (`(num_clips,)` int64; rows are missing where the
+video has gaps in its frames). Files without it have one row per `clip_seconds` window from 0."""
+
+
+def read_clip_index(path: str) -> np.ndarray | None:
+    """The [`CLIP_INDEX_KEY`] tensor of a `.safetensors` feature file, `None` when it has none (or is `.npy`)."""
+    if not path.endswith(".safetensors"):
+        return None
+    with safe_open(path, framework="np") as file:
+        return file.get_tensor(CLIP_INDEX_KEY) if CLIP_INDEX_KEY in file.keys() else None
 
 
 class VideoReCapDataCollator:
@@ -58,7 +71,14 @@ class VideoReCapDataCollator:
         features = read_feature_file(path, key=CLS_FEATURES_KEY if path.endswith(".safetensors") else None)
         if example.get("features_scope") == "segment" or example.get("end_sec") is None:
             return features  # a per-segment file of the original release, or a whole-video summary record
-        return self.processor.window_video_features(features, example["start_sec"], example["end_sec"])
+        clip_index = read_clip_index(path)
+        rows = self.processor.window_video_features(features, example["start_sec"], example["end_sec"], clip_index)
+        if len(rows) == 0:
+            raise ValueError(
+                f"{path}: the window [{example['start_sec']:g}, {example['end_sec']:g}] s of video "
+                f"{example.get('video_uid')!r} has no CLS features (its frames are missing there)."
+            )
+        return rows
 
     def _context(self, example: dict) -> Sequence[str]:
         suffix = "gt" if self.use_ground_truth_inputs else "pred"
@@ -89,4 +109,4 @@ class VideoReCapDataCollator:
         return batch
 
 
-__all__ = ["CLS_FEATURES_KEY", "VideoReCapDataCollator"]
+__all__ = ["CLIP_INDEX_KEY", "CLS_FEATURES_KEY", "VideoReCapDataCollator", "read_clip_index"]

@@ -24,7 +24,7 @@ from transformers.utils import logging
 
 from ..data.ids import validate_uid
 from ..engine import HierarchicalCaptioner, TimedCaption, VideoDecodingError, open_video
-from .collator import CLS_FEATURES_KEY
+from .collator import CLIP_INDEX_KEY, CLS_FEATURES_KEY
 from .files import remove_leftovers, write_atomically
 
 
@@ -144,13 +144,17 @@ def extract_videos(
                     videos[uid], captioner.clip_seconds, num_frames, short_side=captioner.short_side
                 ) as reader:
                     duration = reader.metadata.duration
+                    clip_index = [round(start / captioner.clip_seconds) for start, _ in reader.windows]
                     cls_features, clips = captioner.caption_clips(reader, dense_features=dense, caption=caption_clips)
             except VideoDecodingError as error:
                 logger.warning(f"Skipping video {uid}: {error}")
                 failures.append((uid, str(error)))
                 _record_failure(output_dir, uid, videos[uid], str(error))
                 continue
-            tensors = {CLS_FEATURES_KEY: cls_features.float().contiguous()}
+            tensors = {
+                CLS_FEATURES_KEY: cls_features.float().contiguous(),
+                CLIP_INDEX_KEY: torch.tensor(clip_index, dtype=torch.int64),
+            }
             if dense:
                 tensors[DENSE_FEATURES_KEY] = torch.cat(dense).contiguous()
             write_atomically(_path(output_dir, uid, ".safetensors"), save(tensors))
@@ -184,9 +188,11 @@ def describe_segments(
     with state.split_between_processes(pending) as mine:
         for uid in tqdm(mine, desc=f"segment descriptions (process {state.process_index})", disable=not progress):
             record = read_extraction(extraction_dir, uid)
-            cls_features = load_file(os.fspath(_path(extraction_dir, uid, ".safetensors")))[CLS_FEATURES_KEY]
+            tensors = load_file(os.fspath(_path(extraction_dir, uid, ".safetensors")))
             clips = [TimedCaption(start, end, text) for start, end, text in record["clips"]]
-            result = captioner.caption_features(cls_features, clips, record["duration"])
+            result = captioner.caption_features(
+                tensors[CLS_FEATURES_KEY], clips, record["duration"], clip_index=tensors.get(CLIP_INDEX_KEY)
+            )
             segments = [[segment.start, segment.end, segment.text] for segment in result.segments]
             write_atomically(_path(output_dir, uid, ".json"), json.dumps({"segments": segments}))
 

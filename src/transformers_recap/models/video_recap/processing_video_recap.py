@@ -159,6 +159,20 @@ def window_feature_rows(start: float, end: float, clip_seconds: float, num_rows:
     return slice(first, max(last, first) + 1)
 
 
+def window_feature_positions(start: float, end: float, clip_seconds: float, clip_index: Sequence[int]) -> np.ndarray:
+    """
+    [`window_feature_rows`] for features that lack rows: `clip_index` `(num_rows,)` (increasing) is the position of
+    each row's clip window on the `clip_seconds` grid (a video with gaps in its frames has no row for the windows of
+    a gap). Returns the indices of the rows whose position the window gets on the full grid (empty when all of them
+    fall in a gap).
+    """
+    clip_index = np.asarray(clip_index, dtype=np.int64)
+    if len(clip_index) == 0:
+        return np.zeros(0, dtype=np.int64)
+    grid = window_feature_rows(start, end, clip_seconds, int(clip_index[-1]) + 1)
+    return np.flatnonzero((clip_index >= grid.start) & (clip_index < grid.stop))
+
+
 def captions_in_window(captions: Sequence, start: float, end: float) -> list[str]:
     """
     Texts of the captions inside `[start, end]` (`caption.start >= start` and `caption.end <= end`, the original's
@@ -302,9 +316,18 @@ class VideoReCapProcessor(ProcessorMixin):
                     f"{vision.image_size}."
                 )
 
-    def window_video_features(self, cls_features, start: float, end: float):
-        """The CLS rows of `cls_features` `(num_clips, hidden_size)` that the window `[start, end]` gets."""
-        return cls_features[window_feature_rows(start, end, self.clip_seconds, len(cls_features))]
+    def window_video_features(self, cls_features, start: float, end: float, clip_index: Sequence[int] | None = None):
+        """
+        The CLS rows of `cls_features` `(num_clips, hidden_size)` that the window `[start, end]` gets: one row per
+        `clip_seconds` window from 0, or, with `clip_index` `(num_clips,)`, the rows at those grid positions (see
+        [`window_feature_positions`]).
+        """
+        if clip_index is None:
+            return cls_features[window_feature_rows(start, end, self.clip_seconds, len(cls_features))]
+        rows = window_feature_positions(start, end, self.clip_seconds, clip_index)
+        if isinstance(cls_features, torch.Tensor):
+            rows = torch.from_numpy(rows)
+        return cls_features[rows]
 
     def window_context(self, captions: Sequence, start: float, end: float) -> list[str]:
         """The texts of the lower-level `captions` (with `start`, `end`, `text`) that the window gets."""
@@ -473,5 +496,6 @@ __all__ = [
     "clip_windows",
     "pack_context",
     "sample_features",
+    "window_feature_positions",
     "window_feature_rows",
 ]
