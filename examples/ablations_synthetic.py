@@ -29,8 +29,9 @@ from transformers_recap import LEVELS
 from transformers_recap.data import load_ego4d_hcap
 from transformers_recap.metrics import compute_caption_metrics
 from transformers_recap.training.curriculum import Curriculum, CurriculumConfig, CurriculumConfigError
-from transformers_recap.training.curriculum.config import apply_overrides, read_config_mapping
+from transformers_recap.training.curriculum.config import read_config_mapping
 from transformers_recap.training.evaluation import most_frequent_caption
+from transformers_recap.training.overrides import ConfigOverrideError, apply_overrides
 
 
 SHARED_FROM_BASE = ("text_model", "clip", "extraction/clip", "annotations/segment")
@@ -146,7 +147,7 @@ def main(argv=None) -> int:
             curriculum = Curriculum(CurriculumConfig.from_dict(config, source=f"{args.config} ({name})"))
             curriculum.run()
             rows[name] = stage_metrics(curriculum)
-    except CurriculumConfigError as error:
+    except (CurriculumConfigError, ConfigOverrideError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     rows["most frequent training caption"] = trivial_baseline(base)

@@ -124,6 +124,19 @@ def test_config_errors_name_the_key_and_the_file(tmp_path, change, message):
     assert str(path) in str(error.value)
 
 
+def test_output_dir_and_overrides_apply_over_the_file(tmp_path):
+    path = write_config(tmp_path / "teacher.yaml", tiny_teacher_config(tmp_path / "run", tmp_path / "data", TINY_T5))
+    config = load_teacher_config(
+        path, overrides=["training.learning_rate=1e-4", "evaluation.batch_size=5"], output_dir=tmp_path / "other"
+    )
+    assert Path(config.output_dir) == tmp_path / "other"
+    assert config.training["learning_rate"] == 1e-4 and config.evaluation.batch_size == 5
+    with pytest.raises(TeacherConfigError, match=r"teacher.yaml: unknown key 'training.learning_rat'"):
+        load_teacher_config(path, overrides=["training.learning_rat=1"])
+    with pytest.raises(TeacherConfigError, match=r"teacher.yaml: Unrecognised argument 'learning_rate'"):
+        load_teacher_config(path, overrides=["learning_rate"])
+
+
 def test_config_sections_are_typed(tmp_path):
     config = teacher_config_from_dict(
         tiny_teacher_config(tmp_path, tmp_path, TINY_T5, pseudo={"segment_seconds": [60, 120.5]}), source="x.yaml"

@@ -14,7 +14,6 @@ import dataclasses
 import difflib
 import inspect
 import os
-import re
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from ...levels import LEVELS
 from ...models.video_recap.configuration_video_recap import VideoReCapConfig, VideoReCapVisionConfig
 from ...models.video_recap.processing_video_recap import merge_input_settings
 from ...models.video_recap.video_processing_video_recap import VideoReCapVideoProcessor
+from ..overrides import ConfigOverrideError, apply_overrides
 from ..text_pretraining import pretrain_caption_language_model, train_caption_tokenizer
 
 
@@ -272,7 +272,10 @@ class CurriculumConfig:
         """
         if not isinstance(config, Mapping):
             raise CurriculumConfigError(f"{source} must hold a mapping of settings, got {type(config).__name__}.")
-        config, applied = apply_overrides(config, overrides)
+        try:
+            config, applied = apply_overrides(config, overrides)
+        except ConfigOverrideError as error:
+            raise CurriculumConfigError(str(error)) from None
         parsed = _parse(config, cls, "", _Source(source, applied))
         parsed._resolve(Path(base_dir) if base_dir is not None else Path.cwd(), _Source(source, applied))
         return parsed
@@ -404,57 +407,6 @@ def read_curriculum_config(
     if output_dir is not None:
         overrides.append(f"output_dir={os.fspath(output_dir)}")
     return CurriculumConfig.from_dict(read_config_mapping(path), source=os.fspath(path), overrides=overrides)
-
-
-def apply_overrides(config: Mapping, overrides: Sequence[str]) -> tuple[dict, dict[str, str]]:
-    """
-    A copy of the configuration mapping with the `key=value` overrides applied (see [`parse_override`]), and the
-    overridden keys (dotted) -> the override as written.
-    """
-    config = copy.deepcopy(dict(config))
-    applied = {}
-    for override in overrides:
-        key, value = parse_override(override)
-        _set_dotted(config, key, value, override)
-        applied[key] = override
-    return config, applied
-
-
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """
-    `"training.learning_rate=1e-4"` -> `("training.learning_rate", 1e-4)`: a dotted key and a YAML value (`true`,
-    `null`, `[a, b]`, `{k: v}`); numbers in any notation (YAML 1.1 reads `1e-4` as a string).
-    """
-    key, separator, value = text.partition("=")
-    if not separator or not key or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key):
-        raise CurriculumConfigError(
-            f"Unrecognised argument {text!r}: overrides are KEY=VALUE with a dotted key, e.g. "
-            "training.learning_rate=1e-4 or stages.clip.max_steps=5."
-        )
-    if _NUMBER.fullmatch(value.strip()):
-        number = float(value)
-        return key, int(number) if re.fullmatch(r"[-+]?\d+", value.strip()) else number
-    try:
-        return key, yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError as error:
-        raise CurriculumConfigError(f"Override {text!r}: the value is not valid YAML ({_one_line(error)}).") from None
-
-
-def _set_dotted(config: dict, key: str, value: Any, override: str) -> None:
-    *parents, name = key.split(".")
-    node = config
-    for position, parent in enumerate(parents):
-        child = node.get(parent)
-        if child is None:
-            child = node[parent] = {}
-        elif not isinstance(child, dict):
-            where = ".".join(parents[: position + 1])
-            raise CurriculumConfigError(f"Override {override!r}: {where} is not a section (it is {child!r}).")
-        node = child
-    node[name] = value
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -667,8 +619,6 @@ __all__ = [
     "SyntheticSplit",
     "TextOptions",
     "TextPretrainOptions",
-    "apply_overrides",
-    "parse_override",
     "read_config_mapping",
     "read_curriculum_config",
     "stage_levels",

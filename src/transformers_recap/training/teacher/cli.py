@@ -18,7 +18,18 @@ def add_teacher_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--resume", action="store_true", help="continue from the last Trainer checkpoint")
     parser.add_argument("--force", action="store_true", help="retrain teachers that are already trained")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation by generation")
+    parser.add_argument("--output-dir", default=None, help="where the teachers and logs go (the config's output_dir)")
+    _add_overrides(parser)
     return parser
+
+
+def _add_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="settings over the YAML's, dotted keys and YAML values, e.g. training.learning_rate=1e-4",
+    )
 
 
 def add_pseudo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -30,6 +41,7 @@ def add_pseudo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--max-segments", type=int, default=None, help="cap on pseudo segment descriptions")
     parser.add_argument("--max-videos", type=int, default=None, help="cap on pseudo video summaries")
     parser.add_argument("--restart", action="store_true", help="discard the progress of an earlier run")
+    _add_overrides(parser)
     return parser
 
 
@@ -45,7 +57,7 @@ def run_teacher(args: argparse.Namespace) -> int:
     from .training import format_teacher_table, train_teacher
 
     try:
-        config = load_teacher_config(args.config)
+        config = load_teacher_config(args.config, overrides=args.overrides, output_dir=args.output_dir)
         run = train_teacher(
             config, max_steps=args.max_steps, resume=args.resume, force=args.force, evaluate=not args.no_eval
         )
@@ -66,7 +78,7 @@ def run_pseudo(args: argparse.Namespace) -> int:
     from .pseudo import generate_pseudo_annotations
 
     try:
-        config = load_teacher_config(args.config)
+        config = load_teacher_config(args.config, overrides=args.overrides)
         overrides = {
             "output_dir": args.output_dir,
             "work_dir": args.work_dir,

@@ -29,13 +29,15 @@ import dataclasses
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from transformers import Seq2SeqTrainingArguments
+
+from ..overrides import ConfigOverrideError, apply_overrides
 
 
 TASKS = ("segment", "video")
@@ -420,8 +422,13 @@ def teacher_config_from_dict(mapping: Mapping, source: str = "<dict>") -> Teache
     return TeacherConfig(**kwargs, source=source)
 
 
-def load_teacher_config(path: str | os.PathLike) -> TeacherConfig:
-    """Reads a teacher YAML file (relative paths in it are relative to the current directory)."""
+def load_teacher_config(
+    path: str | os.PathLike, overrides: Sequence[str] = (), output_dir: str | os.PathLike | None = None
+) -> TeacherConfig:
+    """
+    Reads a teacher YAML file (relative paths in it are relative to the current directory), with `key=value`
+    overrides (`training.learning_rate=1e-4`, see [`apply_overrides`]) and `output_dir` (`--output-dir`) on top.
+    """
     path = Path(path)
     if not path.is_file():
         raise TeacherConfigError(f"Configuration file {path} does not exist.")
@@ -431,6 +438,14 @@ def load_teacher_config(path: str | os.PathLike) -> TeacherConfig:
         except yaml.YAMLError as error:
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise TeacherConfigError(f"{path} is not valid YAML: {first_line}") from None
+    overrides = list(overrides) + ([f"output_dir={os.fspath(output_dir)}"] if output_dir is not None else [])
+    if overrides:
+        if not isinstance(mapping, Mapping):
+            raise TeacherConfigError(f"{path} must hold a mapping of settings.")
+        try:
+            mapping, _ = apply_overrides(mapping, overrides)
+        except ConfigOverrideError as error:
+            raise TeacherConfigError(f"{path}: {error}") from None
     return teacher_config_from_dict(mapping, source=os.fspath(path))
 
 
