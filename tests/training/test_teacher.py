@@ -104,14 +104,22 @@ def read_pickle(path: Path):
         ({"modle": {}}, "unknown key 'modle'"),
         ({"tasks": {"segment": {"max_caption": 3}}}, "unknown key 'tasks.segment.max_caption'"),
         ({"tasks": {"summary": {}}}, "unknown key 'tasks.summary'"),
-        ({"evaluation": {"batch_size": "many"}}, "'evaluation.batch_size' must be an integer"),
+        ({"evaluation": {"batch_size": "many"}}, "evaluation.batch_size must be an integer, got 'many'"),
         ({"training": {"learning_rat": 0.1}}, "unknown key 'training.learning_rat'"),
         ({"training": {"output_dir": "x"}}, "'training.output_dir' is set by the teacher"),
-        ({"data": {}}, "missing required key 'data.data_dir'"),
+        ({"data": {}}, "data.data_dir is required"),
         ({"model": {"name_or_path": "t5-small", "config": {"model_type": "t5"}}}, "exactly one of"),
         ({"pseudo": {"segment_seconds": "often"}}, "pseudo.segment_seconds"),
         ({"pseudo": {"tasks": ["video"]}}, "need the segment task"),
-        ({"data": {"data_dir": "d", "synthetic": {"train": {"num_videos": 2}}}}, "'data.synthetic.train.seed'"),
+        (
+            {
+                "data": {
+                    "data_dir": "d",
+                    "synthetic": {"train": {"num_videos": 2}, "validation": {"num_videos": 1, "seed": 1}},
+                }
+            },
+            "data.synthetic.train.seed is required",
+        ),
         ({"tasks": {"video": {"input": "pixels"}}}, "tasks.video.input must be one of"),
     ],
 )
@@ -172,7 +180,7 @@ def test_script_reports_a_bad_config_in_one_line(tmp_path, capsys):
     path = write_config(tmp_path / "bad.yaml", config)
     assert load_example("train_llm_teacher").main(["--config", str(path)]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith(f"error: {path}: 'model.lora' must be a mapping")
+    assert len(error) == 1 and error[0].startswith(f"error: {path}: model.lora must be a mapping or null, got 'yes'.")
 
 
 # --------------------------------------------------------------------------------------------------------------------

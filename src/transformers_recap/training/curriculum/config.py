@@ -12,23 +12,32 @@ The sections `training` (every stage) and `stages.<level>` mix curriculum option
 import copy
 import dataclasses
 import difflib
-import inspect
 import os
-import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 import yaml
 from huggingface_hub.errors import StrictDataclassError
 from transformers import Blip2QFormerConfig, GPT2Config, Seq2SeqTrainingArguments
 
-from ...data.synthetic import generate_synthetic_hcap
 from ...levels import LEVELS
 from ...models.video_recap.configuration_video_recap import VideoReCapConfig, VideoReCapVisionConfig
 from ...models.video_recap.processing_video_recap import merge_input_settings
 from ...models.video_recap.video_processing_video_recap import VideoReCapVideoProcessor
+from ..config_parsing import (
+    ConfigError,
+    ConfigSource,
+    SyntheticOptions,
+    SyntheticSplit,
+    as_mapping,
+    default_of,
+    join_key,
+    one_line,
+    parse_value,
+    unknown_key,
+)
 from ..overrides import ConfigOverrideError, apply_overrides
 from ..text_pretraining import pretrain_caption_language_model, train_caption_tokenizer
 
@@ -53,7 +62,7 @@ CURRICULUM_TRAINING_ARGUMENTS = {
 """Training arguments the curriculum sets itself, and to what."""
 
 
-class CurriculumConfigError(ValueError):
+class CurriculumConfigError(ConfigError):
     """A curriculum configuration (or its data) that cannot run; the one-line message names the key or file."""
 
 
@@ -64,42 +73,9 @@ def stage_levels(stage: str, unified: bool) -> tuple[str, ...]:
     return LEVELS[: LEVELS.index(stage) + 1] if unified else (stage,)
 
 
-def _default_of(function: Callable, name: str) -> Any:
-    """The default of `function`'s parameter `name`: options passed on to a function keep its default."""
-    return inspect.signature(function).parameters[name].default
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # The options
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class SyntheticSplit:
-    """One generated Synthetic-HCap split."""
-
-    num_videos: int
-    seed: int
-
-
-@dataclass
-class SyntheticOptions:
-    """Synthetic-HCap generated into `data.data_dir` when it holds no annotations yet (see `generate_synthetic_hcap`)."""
-
-    train: SyntheticSplit
-    validation: SyntheticSplit
-    size: int = _default_of(generate_synthetic_hcap, "size")
-    fps: int = _default_of(generate_synthetic_hcap, "fps")
-    clip_seconds: float = _default_of(generate_synthetic_hcap, "clip_seconds")
-    clips_per_segment: int = _default_of(generate_synthetic_hcap, "clips_per_segment")
-    segments_per_video: int = _default_of(generate_synthetic_hcap, "segments_per_video")
-
-    def layout(self) -> dict[str, Any]:
-        """The keyword arguments of `generate_synthetic_hcap` that shape the videos."""
-        return {
-            name: getattr(self, name)
-            for name in ("size", "fps", "clip_seconds", "clips_per_segment", "segments_per_video")
-        }
 
 
 @dataclass
@@ -123,10 +99,10 @@ class DataOptions:
 class TextPretrainOptions:
     """A caption tokenizer and GPT-2 trained on the training captions (see `text_pretraining`)."""
 
-    vocab_size: int = _default_of(train_caption_tokenizer, "vocab_size")
-    epochs: float = _default_of(pretrain_caption_language_model, "epochs")
-    batch_size: int = _default_of(pretrain_caption_language_model, "batch_size")
-    learning_rate: float = _default_of(pretrain_caption_language_model, "learning_rate")
+    vocab_size: int = default_of(train_caption_tokenizer, "vocab_size")
+    epochs: float = default_of(pretrain_caption_language_model, "epochs")
+    batch_size: int = default_of(pretrain_caption_language_model, "batch_size")
+    learning_rate: float = default_of(pretrain_caption_language_model, "learning_rate")
 
 
 @dataclass
@@ -186,22 +162,22 @@ class StageSettings:
     training_arguments: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def _from_config(cls, value: Any, where: str, source: "_Source") -> "StageSettings":
-        value = _mapping(value, where, source)
+    def _from_config(cls, value: Any, where: str, source: ConfigSource) -> "StageSettings":
+        value = as_mapping(value, where, source)
         hints = get_type_hints(StageOptions)
         options, arguments = {}, {}
         for key, item in value.items():
             if key in STAGE_OPTION_NAMES:
-                options[key] = _parse(item, hints[key], f"{where}.{key}", source)
+                options[key] = parse_value(item, hints[key], f"{where}.{key}", source)
             elif key in CURRICULUM_TRAINING_ARGUMENTS:
-                full = _join(where, key)
+                full = join_key(where, key)
                 raise CurriculumConfigError(
                     f"{source.at(full)}: {full} is set by the curriculum ({CURRICULUM_TRAINING_ARGUMENTS[key]})."
                 )
             elif key in TRAINING_ARGUMENT_NAMES:
                 arguments[key] = copy.deepcopy(item)
             else:
-                raise _unknown_key(
+                raise unknown_key(
                     key,
                     where,
                     STAGE_OPTION_NAMES | TRAINING_ARGUMENT_NAMES,
@@ -276,11 +252,14 @@ class CurriculumConfig:
             config, applied = apply_overrides(config, overrides)
         except ConfigOverrideError as error:
             raise CurriculumConfigError(str(error)) from None
-        parsed = _parse(config, cls, "", _Source(source, applied))
-        parsed._resolve(Path(base_dir) if base_dir is not None else Path.cwd(), _Source(source, applied))
+        parsed = parse_value(config, cls, "", ConfigSource(source, applied, CurriculumConfigError))
+        parsed._resolve(
+            Path(base_dir) if base_dir is not None else Path.cwd(),
+            ConfigSource(source, applied, CurriculumConfigError),
+        )
         return parsed
 
-    def _resolve(self, base_dir: Path, source: "_Source") -> None:
+    def _resolve(self, base_dir: Path, source: ConfigSource) -> None:
         def resolve(path: Path | None) -> Path | None:
             return None if path is None else (path if path.is_absolute() else base_dir / path)
 
@@ -326,7 +305,7 @@ class CurriculumConfig:
                         f"train (it trains {', '.join(levels)})."
                     )
 
-    def _check_model(self, source: "_Source") -> None:
+    def _check_model(self, source: ConfigSource) -> None:
         model = self.model
         checks = [("model.config", lambda: _check_model_config(model.config, model.unified))]
         checks.append(("model.input_settings", lambda: merge_input_settings(model.input_settings)))
@@ -335,7 +314,7 @@ class CurriculumConfig:
             try:
                 check()
             except (ValueError, TypeError, StrictDataclassError) as error:
-                raise CurriculumConfigError(f"{source.at(where)}: {where}: {_one_line(error)}") from None
+                raise CurriculumConfigError(f"{source.at(where)}: {where}: {one_line(error)}") from None
 
     def stage_options(self, stage: str) -> StageOptions:
         """The curriculum options of `stage`: its own values over `training`'s, over the defaults."""
@@ -390,7 +369,7 @@ def read_config_mapping(path: str | os.PathLike) -> dict:
         try:
             config = yaml.safe_load(file)
         except yaml.YAMLError as error:
-            raise CurriculumConfigError(f"{path} is not valid YAML: {_one_line(error)}") from None
+            raise CurriculumConfigError(f"{path} is not valid YAML: {one_line(error)}") from None
     if not isinstance(config, dict):
         raise CurriculumConfigError(f"{path} must hold a mapping of settings.")
     return config
@@ -407,149 +386,6 @@ def read_curriculum_config(
     if output_dir is not None:
         overrides.append(f"output_dir={os.fspath(output_dir)}")
     return CurriculumConfig.from_dict(read_config_mapping(path), source=os.fspath(path), overrides=overrides)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# The typed parser (hand-written: HfArgumentParser neither checks value types nor parses nested sections)
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Names where a value came from: the file, or the command-line override that set it."""
-
-    file: str
-    overrides: Mapping[str, str]
-
-    def at(self, where: str) -> str:
-        for key, override in self.overrides.items():
-            if where == key or where.startswith(key + "."):
-                return f"command-line override {override!r}"
-        for key, override in self.overrides.items():
-            if key.startswith(where + ".") or not where:
-                return f"{self.file} (with the override {override!r})"
-        return self.file
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-
-
-def _describe(annotation: Any) -> str:
-    origin = get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(option) for option in get_args(annotation))
-    if origin is Literal:
-        return "one of " + ", ".join(repr(value) for value in get_args(annotation))
-    if annotation is type(None):
-        return "null"
-    if origin is dict or annotation is dict or dataclasses.is_dataclass(annotation):
-        return "a mapping"
-    if origin is list:
-        return "a list"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string", Path: "a path"}.get(
-        annotation, str(annotation)
-    )
-
-
-def _unknown_key(
-    key: Any, where: str, allowed: set | frozenset, source: _Source, kind: str = ""
-) -> CurriculumConfigError:
-    full = _join(where, str(key))
-    close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else (f"; expected {kind}." if kind else "")
-    if not kind and len(allowed) <= 12:
-        hint = f"; allowed: {', '.join(sorted(allowed))}" + (f" (did you mean {close[0]!r}?)" if close else "")
-    return CurriculumConfigError(f"{source.at(full)}: unknown key {full!r}{hint}")
-
-
-def _mapping(value: Any, where: str, source: _Source) -> dict:
-    if value is None:
-        return {}  # an empty YAML section
-    if not isinstance(value, Mapping):
-        raise CurriculumConfigError(
-            f"{source.at(where)}: {where or 'the configuration'} must be a mapping, got {value!r}."
-        )
-    return dict(value)
-
-
-def _parse(value: Any, annotation: Any, where: str, source: _Source) -> Any:
-    origin, arguments = get_origin(annotation), get_args(annotation)
-    if annotation is Any:
-        return copy.deepcopy(value)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in arguments:
-            return None
-        options = [option for option in arguments if option is not type(None)]
-        structured = [option for option in options if dataclasses.is_dataclass(option) or get_origin(option) is dict]
-        if isinstance(value, Mapping) and len(structured) == 1:
-            return _parse(value, structured[0], where, source)
-        for option in options:
-            try:
-                return _parse(value, option, where, source)
-            except CurriculumConfigError:
-                continue
-        raise CurriculumConfigError(f"{source.at(where)}: {where} must be {_describe(annotation)}, got {value!r}.")
-    if origin is Literal:
-        if isinstance(value, str) and value in arguments:
-            return value
-        raise CurriculumConfigError(f"{source.at(where)}: {where} must be {_describe(annotation)}, got {value!r}.")
-    if dataclasses.is_dataclass(annotation):
-        if hasattr(annotation, "_from_config"):
-            return annotation._from_config(value, where, source)
-        return _parse_dataclass(annotation, value, where, source)
-    if origin is dict or annotation is dict:
-        key_type, value_type = arguments or (str, Any)
-        result = {}
-        for key, item in _mapping(value, where, source).items():
-            if get_origin(key_type) is Literal and key not in get_args(key_type):
-                raise CurriculumConfigError(
-                    f"{source.at(_join(where, str(key)))}: unknown level {key!r} in {where}; expected one of "
-                    f"{', '.join(get_args(key_type))}."
-                )
-            if not isinstance(key, str):
-                raise CurriculumConfigError(f"{source.at(where)}: the keys of {where} must be strings, got {key!r}.")
-            result[key] = _parse(item, value_type, _join(where, key), source)
-        return result
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise CurriculumConfigError(f"{source.at(where)}: {where} must be a list, got {value!r}.")
-        return [_parse(item, arguments[0], f"{where}[{index}]", source) for index, item in enumerate(value)]
-    if annotation is Path:
-        if isinstance(value, (str, os.PathLike)) and os.fspath(value):
-            return Path(os.path.expanduser(os.fspath(value)))
-    elif annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(value, annotation):
-        return value
-    raise CurriculumConfigError(f"{source.at(where)}: {where} must be {_describe(annotation)}, got {value!r}.")
-
-
-def _parse_dataclass(cls: type, value: Any, where: str, source: _Source) -> Any:
-    value = _mapping(value, where, source)
-    hints = get_type_hints(cls)
-    init_fields = [item for item in dataclasses.fields(cls) if item.init]
-    names = {item.name for item in init_fields}
-    for key in value:
-        if key not in names:
-            raise _unknown_key(key, where, names, source)
-    for item in init_fields:
-        if (
-            item.name not in value
-            and item.default is dataclasses.MISSING
-            and item.default_factory is dataclasses.MISSING
-        ):
-            full = _join(where, item.name)
-            raise CurriculumConfigError(f"{source.at(full)}: {full} is required.")
-    return cls(**{key: _parse(item, hints[key], _join(where, key), source) for key, item in value.items()})
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -591,7 +427,7 @@ def _video_processor_keys() -> set[str]:
     return set(get_type_hints(VideoReCapVideoProcessor.valid_kwargs))
 
 
-def _check_lora(lora: Mapping, where: str, source: _Source) -> None:
+def _check_lora(lora: Mapping, where: str, source: ConfigSource) -> None:
     from peft import LoraConfig
 
     target = lora.get("target", "self_attention")
@@ -602,7 +438,7 @@ def _check_lora(lora: Mapping, where: str, source: _Source) -> None:
     allowed = {item.name for item in dataclasses.fields(LoraConfig) if item.init} - {"target_modules"} | {"target"}
     for key in lora:
         if key not in allowed:
-            raise _unknown_key(key, where, allowed, source, "a peft.LoraConfig field or target")
+            raise unknown_key(key, where, allowed, source, "a peft.LoraConfig field or target")
 
 
 __all__ = [

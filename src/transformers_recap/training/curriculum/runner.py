@@ -78,13 +78,7 @@ class Curriculum:
         """Generates Synthetic-HCap into `data.data_dir` when configured and absent; checks the data exists."""
         data = self.config.data
         if data.synthetic is not None and not (data.data_dir / "annotations" / "clips_train.pkl").is_file():
-            from ...data.synthetic import generate_synthetic_hcap
-
-            for split in ("train", "validation"):
-                spec = getattr(data.synthetic, split)
-                generate_synthetic_hcap(
-                    data.data_dir, num_videos=spec.num_videos, seed=spec.seed, split=split, **data.synthetic.layout()
-                )
+            data.synthetic.generate(data.data_dir)
         for name in ("data_dir", "video_dir", "features_dir"):
             path = getattr(data, name)
             if path is not None and not path.is_dir():

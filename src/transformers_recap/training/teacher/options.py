@@ -27,20 +27,20 @@ Every section is a dataclass; an unknown key, a missing required key or a value 
 
 import dataclasses
 import os
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, get_args
 
 import yaml
 from transformers import Seq2SeqTrainingArguments
 
+from ..config_parsing import ConfigError, ConfigSource, SyntheticOptions, SyntheticSplit, parse_dataclass
 from ..overrides import ConfigOverrideError, apply_overrides
 
 
-TASKS = ("segment", "video")
+TaskName = Literal["segment", "video"]
+TASKS = get_args(TaskName)
 """Teacher tasks, named after the level they write: segment descriptions and video summaries."""
 TASK_INPUTS = {"segment": ("clip_captions",), "video": ("segment_descriptions", "clip_captions")}
 DEFAULT_PREFIXES = {
@@ -54,36 +54,8 @@ TRAINING_ARGUMENT_NAMES = frozenset(field.name for field in dataclasses.fields(S
 RESERVED_TRAINING_ARGUMENTS = frozenset({"output_dir", "remove_unused_columns", "predict_with_generate"})
 
 
-class TeacherConfigError(ValueError):
+class TeacherConfigError(ConfigError):
     """A teacher configuration that cannot run; the message names the file and the key."""
-
-
-@dataclass
-class SyntheticSplitOptions:
-    """One split of a generated Synthetic-HCap set.
-
-    Args:
-        num_videos: videos annotated at all three levels.
-        seed: the split's seed (use different seeds for different splits).
-        num_narration_only_videos: extra videos with clip captions only (no segment or video annotation).
-    """
-
-    num_videos: int
-    seed: int
-    num_narration_only_videos: int = 0
-
-
-@dataclass
-class SyntheticOptions:
-    """Synthetic-HCap generated into `data.data_dir` when it holds no annotations (see `generate_synthetic_hcap`)."""
-
-    train: SyntheticSplitOptions
-    validation: SyntheticSplitOptions
-    size: int = 64
-    fps: int = 8
-    clip_seconds: float = 4.0
-    clips_per_segment: int = 6
-    segments_per_video: int = 5
 
 
 @dataclass
@@ -209,7 +181,7 @@ class TeacherConfig:
     output_dir: str
     data: DataOptions
     model: ModelOptions
-    tasks: dict[str, TaskOptions]
+    tasks: dict[TaskName, TaskOptions]
     seed: int = 0
     training: dict = field(default_factory=dict)
     evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
@@ -301,125 +273,17 @@ class TeacherConfig:
         return self.path(self.data.data_dir)
 
 
-def _type_name(annotation: Any) -> str:
-    if isinstance(annotation, type):
-        names = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}
-        names.update({"dict": "a mapping", "list": "a list", "NoneType": "null"})
-        return names.get(annotation.__name__, f"a {annotation.__name__}")
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(arg) for arg in typing.get_args(annotation))
-    if origin in (list, dict):
-        return {list: "a list", dict: "a mapping"}[origin]
-    return str(annotation)
-
-
-def _convert(value: Any, annotation: Any, key: str, source: str) -> Any:
-    """`value` checked against `annotation` (nested dataclasses built from mappings)."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        arguments = typing.get_args(annotation)
-        if value is None and type(None) in arguments:
-            return None
-        for argument in arguments:
-            if dataclasses.is_dataclass(argument) and isinstance(value, Mapping):
-                return _build(argument, value, key, source)  # its own errors name the nested key
-        for argument in arguments:
-            if argument is type(None):
-                continue
-            try:
-                return _convert(value, argument, key, source)
-            except TeacherConfigError:
-                continue
-        raise TeacherConfigError(f"{source}: '{key}' must be {_type_name(annotation)}, got {value!r}.")
-    if dataclasses.is_dataclass(annotation):
-        return _build(annotation, value, key, source)
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise TeacherConfigError(f"{source}: '{key}' must be a mapping, got {value!r}.")
-        arguments = typing.get_args(annotation)
-        if arguments and dataclasses.is_dataclass(arguments[1]):
-            return {name: _build(arguments[1], item or {}, f"{key}.{name}", source) for name, item in value.items()}
-        return dict(value)
-    if origin is list:
-        if not isinstance(value, list):
-            raise TeacherConfigError(f"{source}: '{key}' must be a list, got {value!r}.")
-        return list(value)
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise TeacherConfigError(f"{source}: '{key}' must be true or false, got {value!r}.")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TeacherConfigError(f"{source}: '{key}' must be an integer, got {value!r}.")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TeacherConfigError(f"{source}: '{key}' must be a number, got {value!r}.")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise TeacherConfigError(f"{source}: '{key}' must be a string, got {value!r}.")
-        return value
-    if annotation is dict:
-        if not isinstance(value, Mapping):
-            raise TeacherConfigError(f"{source}: '{key}' must be a mapping, got {value!r}.")
-        return dict(value)
-    if annotation is list:
-        if not isinstance(value, list):
-            raise TeacherConfigError(f"{source}: '{key}' must be a list, got {value!r}.")
-        return value
-    raise TypeError(f"Unsupported option annotation {annotation!r} for {key}.")
-
-
-def _build(cls: type, mapping: Any, where: str, source: str) -> Any:
-    """An instance of the dataclass `cls` from `mapping`, naming unknown, missing and mistyped keys."""
-    if not isinstance(mapping, Mapping):
-        raise TeacherConfigError(f"{source}: '{where}' must be a mapping, got {mapping!r}.")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
-    prefix = f"{where}." if where else ""
-    for key in mapping:
-        if key not in names:
-            raise TeacherConfigError(f"{source}: unknown key '{prefix}{key}'; allowed: {sorted(names)}.")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name == "source":
-            continue
-        if f.name not in mapping:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise TeacherConfigError(f"{source}: missing required key '{prefix}{f.name}'.")
-            continue
-        value = mapping[f.name]
-        if value is None and dataclasses.is_dataclass(hints[f.name]):
-            value = {}
-        kwargs[f.name] = _convert(value, hints[f.name], f"{prefix}{f.name}", source)
-    return cls(**kwargs)
-
-
-def teacher_config_from_dict(mapping: Mapping, source: str = "<dict>") -> TeacherConfig:
-    """Builds a [`TeacherConfig`] from a parsed mapping; `source` names the file in error messages."""
+def teacher_config_from_dict(
+    mapping: Mapping, source: str = "<dict>", overrides: Mapping[str, str] | None = None
+) -> TeacherConfig:
+    """
+    Builds a [`TeacherConfig`] from a parsed mapping; `source` names the file in error messages, `overrides` the
+    command-line overrides applied to it (dotted key -> the override as written).
+    """
     if not isinstance(mapping, Mapping):
         raise TeacherConfigError(f"{source} must hold a mapping of settings.")
-    mapping = dict(mapping)
-    for name in mapping.get("tasks") or {}:
-        if name not in TASKS:
-            raise TeacherConfigError(f"{source}: unknown key 'tasks.{name}'; allowed: {list(TASKS)}.")
-    hints = typing.get_type_hints(TeacherConfig)
-    names = {f.name for f in dataclasses.fields(TeacherConfig)} - {"source"}
-    for key in mapping:
-        if key not in names:
-            raise TeacherConfigError(f"{source}: unknown key '{key}'; allowed: {sorted(names)}.")
-    kwargs = {}
-    for f in dataclasses.fields(TeacherConfig):
-        if f.name == "source":
-            continue
-        if f.name not in mapping or (mapping[f.name] is None and f.name in ("training", "evaluation", "pseudo")):
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise TeacherConfigError(f"{source}: missing required key '{f.name}'.")
-            continue
-        kwargs[f.name] = _convert(mapping[f.name], hints[f.name], f.name, source)
-    return TeacherConfig(**kwargs, source=source)
+    where = ConfigSource(source, overrides or {}, TeacherConfigError)
+    return parse_dataclass(TeacherConfig, mapping, "", where, given={"source": source})
 
 
 def load_teacher_config(
@@ -439,14 +303,15 @@ def load_teacher_config(
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise TeacherConfigError(f"{path} is not valid YAML: {first_line}") from None
     overrides = list(overrides) + ([f"output_dir={os.fspath(output_dir)}"] if output_dir is not None else [])
+    applied = {}
     if overrides:
         if not isinstance(mapping, Mapping):
             raise TeacherConfigError(f"{path} must hold a mapping of settings.")
         try:
-            mapping, _ = apply_overrides(mapping, overrides)
+            mapping, applied = apply_overrides(mapping, overrides)
         except ConfigOverrideError as error:
             raise TeacherConfigError(f"{path}: {error}") from None
-    return teacher_config_from_dict(mapping, source=os.fspath(path))
+    return teacher_config_from_dict(mapping, source=os.fspath(path), overrides=applied)
 
 
 def task_prefix(name: str, task: TaskOptions) -> str:
@@ -464,7 +329,7 @@ def task_to_dict(task: TaskOptions) -> dict:
 
 
 def task_from_dict(mapping: Mapping, source: str) -> TaskOptions:
-    return _build(TaskOptions, mapping, "task", source)
+    return parse_dataclass(TaskOptions, mapping, "task", ConfigSource(source, error=TeacherConfigError))
 
 
 __all__ = [
@@ -473,7 +338,7 @@ __all__ = [
     "ModelOptions",
     "PseudoOptions",
     "SyntheticOptions",
-    "SyntheticSplitOptions",
+    "SyntheticSplit",
     "TASKS",
     "TaskOptions",
     "TeacherConfig",

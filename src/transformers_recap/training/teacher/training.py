@@ -94,21 +94,7 @@ def prepare_data(config: TeacherConfig) -> None:
     if synthetic is not None:
         with state.main_process_first():
             if state.is_main_process and find_annotation_file(config.data_path, "clips_train.pkl") is None:
-                from transformers_recap.data.synthetic import generate_synthetic_hcap
-
-                layout = {
-                    "size": synthetic.size,
-                    "fps": synthetic.fps,
-                    "clip_seconds": synthetic.clip_seconds,
-                    "clips_per_segment": synthetic.clips_per_segment,
-                    "segments_per_video": synthetic.segments_per_video,
-                }
-                for split in ("train", "validation"):
-                    spec = getattr(synthetic, split)
-                    extra = {"num_narration_only_videos": spec.num_narration_only_videos}
-                    generate_synthetic_hcap(
-                        config.data_path, spec.num_videos, spec.seed, split=split, **layout, **extra
-                    )
+                synthetic.generate(config.data_path)
     if not config.data_path.is_dir():
         raise TeacherConfigError(f"{config.source}: data.data_dir {config.data_path} does not exist.")
 
