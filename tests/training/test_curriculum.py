@@ -237,7 +237,9 @@ def test_bad_configs_are_one_line_errors_naming_the_key_and_its_source(tmp_path)
     assert message.startswith(path) and "'stages.clip.num_epochs'" in message and "num_train_epochs" in message
     message = config_error(tmp_path, base + "data_dir: data\n")
     assert message.startswith(path) and "unknown key 'data_dir'" in message
-    assert "unknown key 'stages.scene'; expected one of clip, segment, video" in config_error(tmp_path, base + "stages: {scene: {}}\n")
+    assert "unknown key 'stages.scene'; expected one of clip, segment, video" in config_error(
+        tmp_path, base + "stages: {scene: {}}\n"
+    )
     message = config_error(tmp_path, base + "extraction: {batch_size: many}\n")
     assert "extraction.batch_size must be an integer, got 'many'" in message
     message = config_error(tmp_path, base + "model: {config: {vision_config: {hiden_size: 8}}}\n")
