@@ -34,6 +34,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from transformers_recap.engine.results import append_line, drop_torn_line, write_atomically
+
 
 PROG = "egoschema_qa.py"
 DEFAULT_SETTINGS = "clip,clip+segment,hierarchical"
@@ -82,13 +84,9 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     """The records of a JSON lines file; a last line cut short by a kill is removed from the file."""
     if not path.exists():
         return []
-    with open(path, "r+b") as file:
-        data = file.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) < len(data):
-            file.truncate(len(complete))
+    drop_torn_line(path)
     records = []
-    for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
@@ -96,27 +94,6 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         if isinstance(record, dict):
             records.append(record)
     return records
-
-
-def append_record(path: Path, record: dict[str, Any]) -> None:
-    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        written = os.write(descriptor, line)
-        while written < len(line):
-            written += os.write(descriptor, line[written:])
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", encoding="utf-8", newline="") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -197,7 +174,7 @@ def load_captions(args: argparse.Namespace, video_uids: list[str], cache: Path) 
             captions[uid] = record["error"]
         else:
             captions[uid] = HierarchicalCaptions.from_dict(record)
-        append_record(cache, record)
+        append_line(cache, record)
     return captions
 
 
@@ -266,7 +243,7 @@ def answer_all(args, questions, captions, settings, predictions_file: Path) -> d
                     record["prompt_tokens"] = result.prompt.num_tokens
                     record["truncated"] = result.prompt.truncated
         done[(question["q_uid"], name)] = record
-        append_record(predictions_file, record)
+        append_line(predictions_file, record)
     return done
 
 
