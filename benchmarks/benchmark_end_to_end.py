@@ -1,22 +1,31 @@
 # Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
 """
-One video to three levels, extrapolated to a video-hour: seconds of compute per video-minute by stage, float32 and
-bfloat16, and peak memory for a 2-minute vs a 10-minute video.
+One video-hour at all three levels against this machine's FLOP floor and the original's way, all in one run.
 
-Full-size architecture (`VideoReCapConfig()`), random weights, this machine's CPU threads. Random weights almost never
-emit EOS, so caption lengths are fixed as the original's measured parts assume: clip captions 20 tokens, segment
-descriptions 76 and the summary 119 (its `max_gen_tokens` of 77 and 120), with `min_new_tokens = max_new_tokens`.
+Full-size architecture (`VideoReCapConfig()`), random weights, this machine's CPU threads. In the same run it measures:
 
-- clip level: a synthetic 640x360 30-fps video of `--minutes` minutes is captioned by `HierarchicalCaptioner`
-  (decoding in a background thread, each clip encoded once, batches of `--batch-size`); a video-hour has 900 clips;
-- segment level: the 20 windows of a video-hour (46 CLS rows and 45 clip captions each, recycled from the clips above);
-- video level: one window over 900 CLS rows and 20 segment descriptions.
+1. the matmul ceiling of each dtype: GFLOP/s of a vision block's GEMM mix at a 4-clip batch (3,140 rows), the better
+   of `F.linear` and oneDNN's linear primitive, after a 1.5-s warm-up;
+2. the FLOP floor of one video-hour per dtype, the work at that ceiling: 900 clips x (encoder 184.6 + clip Q-Former
+   64.3 GFLOP), plus 0.389 GFLOP per decoder position (900 clips x 20, 20 segment windows x 76, the summary's 119);
+   the segment and video Q-Formers (under 1% of the work) are left out, so the floor is a lower bound;
+3. our time: `--clips` clips of a synthetic 640x360 30-fps video captioned by `HierarchicalCaptioner` (frames decoded
+   in its background thread, each clip encoded once, batches of `--batch-size`), then the 20 segment windows of a
+   video-hour (46 CLS rows and 45 clip captions each, recycled from the measured clips) and the summary (900 CLS rows,
+   20 descriptions), in each dtype;
+4. the original's way (float32, torch's default matmuls, on the same inputs): the encoder run twice per clip
+   (captions, then CLS features), the step-by-step greedy loop re-running the decoder on the whole prefix without a
+   cache, for the measured clips, one segment window and the summary; its greedy tokens must equal ours in float32.
 
-With `--baseline`, the same inputs also go through the original's way of working, for 8 clips, one segment and the
-summary: the encoder run twice per clip (captions, then CLS features), the step-by-step greedy loop without a cache,
-float32 through torch's default matmuls; its greedy tokens must equal ours in float32.
+Extrapolation rule: clip-level stages (frame decoding, encoder, clip Q-Former, clip decoding) scale by 900 / `--clips`;
+the segment level is measured on all 20 windows (the original's way on one window, x 20); the summary in full. With
+fewer clips than `--batch-size`, clip captions are decoded in smaller batches than a video-hour's, which overstates
+our decoding time. Random weights almost never emit EOS, so caption lengths are fixed as the original's measured parts
+assume (clip 20, segment 76, summary 119 tokens, `min_new_tokens = max_new_tokens`).
 
-    python benchmarks/benchmark_end_to_end.py [--minutes 4] [--dtypes float32,bfloat16] [--baseline] [--memory]
+    python benchmarks/benchmark_end_to_end.py [--clips 8] [--dtypes float32,bfloat16] [--no-baseline] [--memory]
+
+`--clips 8` (the default) takes about 5 minutes on 2 cores; `--clips 900` measures a whole video-hour of clips.
 """
 
 from __future__ import annotations
@@ -34,11 +43,12 @@ from recap_benchmark_utils import (
     current_rss_mib,
     full_size_model,
     full_size_processor,
+    gemm_ceiling,
+    load_line,
     machine_line,
     peak_rss_mib,
     reference_greedy,
     synthetic_video,
-    timed,
 )
 
 from transformers_recap import HierarchicalCaptioner, TimedCaption
@@ -47,8 +57,31 @@ from transformers_recap.engine.video_io import VideoClipReader
 
 CLIPS_PER_HOUR = 900
 SEGMENTS_PER_HOUR = 20
+CLIP_SECONDS = 4
 LENGTHS = {"clip": 20, "segment": 76, "video": 119}
-ORIGINAL_MINUTES_PER_HOUR = 57.0
+# Work per item (performance-facts.md, from the reference shapes), GFLOP.
+ENCODER_GFLOP = 184.6
+CLIP_QFORMER_GFLOP = 64.3
+DECODER_GFLOP_PER_POSITION = 0.389
+CEILING_ROWS = 4 * 785
+STAGES = ("encoder", "clip Q-Former", "clip decoding", "segment level", "video level")
+# Decoder positions per video-hour: with a KV cache each new token is one position; the original's loop re-runs the
+# whole prefix, 1 + 2 + ... + n positions for n tokens.
+DECODER_POSITIONS = {
+    "clip decoding": CLIPS_PER_HOUR * LENGTHS["clip"],
+    "segment level": SEGMENTS_PER_HOUR * LENGTHS["segment"],
+    "video level": LENGTHS["video"],
+}
+
+
+def floor_gflop() -> dict[str, float]:
+    """The work of one video-hour per stage, GFLOP."""
+    work = {
+        "encoder": CLIPS_PER_HOUR * ENCODER_GFLOP,
+        "clip Q-Former": CLIPS_PER_HOUR * CLIP_QFORMER_GFLOP,
+    }
+    work.update({stage: positions * DECODER_GFLOP_PER_POSITION for stage, positions in DECODER_POSITIONS.items()})
+    return work
 
 
 def fixed_lengths() -> dict[str, dict[str, int]]:
@@ -56,17 +89,25 @@ def fixed_lengths() -> dict[str, dict[str, int]]:
 
 
 class StageTimer:
-    """Wraps the model's encoder and `generate` to add up their wall time per level."""
+    """Wraps the model's encoder, Q-Former and `generate` to add up their wall time (and keep `generate`'s outputs)."""
 
     def __init__(self, model):
-        self.seconds = {"encoder": 0.0, "clip": 0.0, "segment": 0.0, "video": 0.0}
+        self.seconds = {"encoder": 0.0, "clip": 0.0, "segment": 0.0, "video": 0.0, "clip Q-Former": 0.0}
         self.outputs = {"clip": [], "segment": [], "video": []}
         encode, generate = model.get_video_features, model.generate
+        query_embeddings = model.model.get_query_embeddings
 
         def timed_encode(pixel_values_videos):
             start = time.perf_counter()
             output = encode(pixel_values_videos)
             self.seconds["encoder"] += time.perf_counter() - start
+            return output
+
+        def timed_query_embeddings(level, **inputs):
+            start = time.perf_counter()
+            output = query_embeddings(level, **inputs)
+            if level == "clip":
+                self.seconds["clip Q-Former"] += time.perf_counter() - start
             return output
 
         def timed_generate(**kwargs):
@@ -77,10 +118,11 @@ class StageTimer:
             return output
 
         model.get_video_features, model.generate = timed_encode, timed_generate
+        model.model.get_query_embeddings = timed_query_embeddings
         self._model = model
 
     def remove(self) -> None:
-        del self._model.get_video_features, self._model.generate
+        del self._model.get_video_features, self._model.generate, self._model.model.get_query_embeddings
 
 
 def hour_inputs(cls_features: torch.Tensor, clips: list[TimedCaption]):
@@ -92,72 +134,80 @@ def hour_inputs(cls_features: torch.Tensor, clips: list[TimedCaption]):
     return rows, segment_features, segment_contexts
 
 
-def run_dtype(model, processor, video: Path, dtype: torch.dtype, batch_size: int) -> dict:
+def run_ours(model, processor, video: Path, dtype: torch.dtype, batch_size: int) -> dict:
+    """Seconds per stage of one video-hour in `dtype` (clip stages extrapolated from the clips of `video`)."""
     model.to(dtype)
     captioner = HierarchicalCaptioner(
         model, processor, batch_size=batch_size, level_generate_kwargs=fixed_lengths(), progress=False
     )
-    # Warm-up on a few clips (first-call allocations, oneDNN primitive creation).
+    # Warm-up on two clips (first-call allocations, oneDNN primitive creation).
     with VideoClipReader(video) as reader:
-        captioner.caption_clips(clip for clip, _ in zip(reader, range(4), strict=False))
+        captioner.caption_clips(clip for clip, _ in zip(reader, range(2), strict=False))
     timer = StageTimer(model)
     try:
         with VideoClipReader(video) as reader:
             num_clips = len(reader)
-            clip_wall, (cls_features, clips) = timed(lambda: captioner.caption_clips(reader))
+            start = time.perf_counter()
+            cls_features, clips = captioner.caption_clips(reader)
+            clip_wall = time.perf_counter() - start
         cls_rows, segment_features, segment_contexts = hour_inputs(cls_features, clips)
-        segment_wall, segments = timed(
-            lambda: captioner.describe_windows("segment", segment_features, segment_contexts)
-        )
-        video_wall, _ = timed(lambda: captioner.describe_windows("video", [cls_rows], [segments]))
+        start = time.perf_counter()
+        segments = captioner.describe_windows("segment", segment_features, segment_contexts)
+        segment_wall = time.perf_counter() - start
+        start = time.perf_counter()
+        captioner.describe_windows("video", [cls_rows], [segments])
+        video_wall = time.perf_counter() - start
     finally:
         timer.remove()
-    per_clip = clip_wall / num_clips
+    scale = CLIPS_PER_HOUR / num_clips
+    seconds = timer.seconds
     stages = {
-        "decoding wait + preprocessing": max(clip_wall - timer.seconds["encoder"] - timer.seconds["clip"], 0.0)
-        / num_clips
-        * CLIPS_PER_HOUR,
-        "encoder (once per clip)": timer.seconds["encoder"] / num_clips * CLIPS_PER_HOUR,
-        "clip captions (Q-Former + decoding)": timer.seconds["clip"] / num_clips * CLIPS_PER_HOUR,
-        "segment descriptions (20 windows)": segment_wall,
-        "video summary": video_wall,
+        "encoder": seconds["encoder"] * scale,
+        "clip Q-Former": seconds["clip Q-Former"] * scale,
+        "clip decoding": (seconds["clip"] - seconds["clip Q-Former"]) * scale,
+        "segment level": segment_wall,
+        "video level": video_wall,
     }
     return {
-        "per_clip": per_clip,
         "stages": stages,
-        "hour": sum(stages.values()),
-        "clip_ids": timer.outputs["clip"][0],
+        "frames": max(clip_wall - seconds["encoder"] - seconds["clip"], 0.0) * scale,
+        "clip_ids": torch.cat([ids for ids in timer.outputs["clip"]]),
         "segment_ids": timer.outputs["segment"][0][:1],
         "video_ids": timer.outputs["video"][0],
         "inputs": (cls_rows, segment_features, segment_contexts, segments),
     }
 
 
-def run_baseline(model, processor, video: Path, inputs) -> dict:
-    """The original's way for 8 clips, one segment window and the summary (float32, default matmuls, no cache)."""
+def run_original_way(model, processor, video: Path, num_clips: int, inputs) -> dict:
+    """The original's way on `num_clips` clips, one segment window and the summary (float32, default matmuls)."""
     cls_rows, segment_features, segment_contexts, segments = inputs
+    model.to(torch.float32)
     with VideoClipReader(video) as reader:
-        frames = [clip.frames for clip, _ in zip(reader, range(8), strict=False)]
+        frames = [clip.frames for clip, _ in zip(reader, range(num_clips), strict=False)]
     pixel_values = processor(videos=frames)["pixel_values_videos"]
+    scale = CLIPS_PER_HOUR / num_clips
+    stages = {}
     with torch.no_grad():
-        encode_time, _ = timed(
-            lambda: (model.get_video_features(pixel_values), model.get_video_features(pixel_values))
-        )
-        dense = model.get_video_features(pixel_values).last_hidden_state
-        clip_time, clip_ids = timed(lambda: reference_greedy(model, "clip", LENGTHS["clip"], video_features=dense))
+        start = time.perf_counter()
+        dense = torch.cat([model.get_video_features(clip[None]).last_hidden_state for clip in pixel_values])
+        for clip in pixel_values:
+            model.get_video_features(clip[None])  # the second pass, for the CLS features
+        stages["encoder"] = (time.perf_counter() - start) * scale
+        start = time.perf_counter()
+        memory, _ = model.get_query_embeddings("clip", video_features=dense)
+        stages["clip Q-Former"] = (time.perf_counter() - start) * scale
+        start = time.perf_counter()
+        clip_ids = reference_greedy(model, "clip", LENGTHS["clip"], video_features=dense)
+        stages["clip decoding"] = (time.perf_counter() - start) * scale - stages["clip Q-Former"]
         segment_inputs = processor(video_features=segment_features[:1], context=segment_contexts[:1], level="segment")
-        segment_time, segment_ids = timed(
-            lambda: reference_greedy(model, "segment", LENGTHS["segment"], **segment_inputs)
-        )
+        start = time.perf_counter()
+        segment_ids = reference_greedy(model, "segment", LENGTHS["segment"], **segment_inputs)
+        stages["segment level"] = (time.perf_counter() - start) * SEGMENTS_PER_HOUR
         video_inputs = processor(video_features=[cls_rows], context=[segments], level="video")
-        video_time, video_ids = timed(lambda: reference_greedy(model, "video", LENGTHS["video"], **video_inputs))
-    stages = {
-        "encoder (twice per clip)": encode_time / 8 * CLIPS_PER_HOUR,
-        "clip captions (Q-Former + no-cache loop)": clip_time / 8 * CLIPS_PER_HOUR,
-        "segment descriptions (20 windows)": segment_time * SEGMENTS_PER_HOUR,
-        "video summary": video_time,
-    }
-    return {"stages": stages, "hour": sum(stages.values()), "ids": (clip_ids, segment_ids, video_ids)}
+        start = time.perf_counter()
+        video_ids = reference_greedy(model, "video", LENGTHS["video"], **video_inputs)
+        stages["video level"] = time.perf_counter() - start
+    return {"stages": stages, "ids": (clip_ids, segment_ids, video_ids)}
 
 
 def memory_child(video: str, dtype: str, batch_size: int) -> None:
@@ -182,12 +232,48 @@ def memory_child(video: str, dtype: str, batch_size: int) -> None:
     )
 
 
+def print_table(names, ceilings, results, original) -> None:
+    work = floor_gflop()
+    floors = {name: {stage: work[stage] / ceilings[name]["best"] for stage in STAGES} for name in names}
+    header = f"{'one video-hour (s)':<22}"
+    for name in names:
+        header += f"{'floor ' + name:>16}{'ours':>9}{'x floor':>8}"
+    if original:
+        header += f"{'original (fp32)':>17}{'x fp32 floor':>13}"
+    print(header)
+    for stage in (*STAGES, "model compute"):
+        line = f"{stage:<22}"
+        for name in names:
+            if stage == "model compute":
+                ours, floor = sum(results[name]["stages"].values()), sum(floors[name].values())
+            else:
+                ours, floor = results[name]["stages"][stage], floors[name][stage]
+            line += f"{floor:16.1f}{ours:9.1f}{ours / floor:7.2f}x"
+        if original:
+            fp32_floor = {**floors.get("float32", {}), "model compute": sum(floors.get("float32", {}).values())}
+            theirs = sum(original["stages"].values()) if stage == "model compute" else original["stages"][stage]
+            line += f"{theirs:17.1f}"
+            line += f"{theirs / fp32_floor[stage]:12.2f}x" if fp32_floor else f"{'':13}"
+        print(line)
+    line = f"{'  = minutes':<22}"
+    for name in names:
+        line += f"{sum(floors[name].values()) / 60:16.2f}{sum(results[name]['stages'].values()) / 60:9.2f}{'':8}"
+    if original:
+        line += f"{sum(original['stages'].values()) / 60:17.2f}"
+    print(line)
+    print(
+        f"{'frame decoding wait':<22}"
+        + "".join(f"{'':16}{results[name]['frames']:9.1f}{'':8}" for name in names)
+        + "  (not model compute: PyAV in a background thread, plus preprocessing)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=4.0, help="length of the measured video")
+    parser.add_argument("--clips", type=int, default=8, help="clips measured (900 = a whole video-hour)")
     parser.add_argument("--dtypes", default="float32,bfloat16")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--baseline", action="store_true", help="also time the original's way (about 2 minutes)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the original's way (about 2 minutes)")
     parser.add_argument("--memory", action="store_true", help="peak RSS for a 2- and a 10-minute video (bfloat16)")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "recap_benchmarks")
     parser.add_argument("--memory-child", nargs=3, metavar=("VIDEO", "DTYPE", "BATCH"), help=argparse.SUPPRESS)
@@ -196,49 +282,59 @@ def main() -> None:
         memory_child(args.memory_child[0], args.memory_child[1], int(args.memory_child[2]))
         return
 
-    print(f"# End to end, full-size Video ReCap, random weights ({machine_line()})")
-    video = synthetic_video(args.work_dir / f"synthetic_{args.minutes:g}min.mp4", args.minutes * 60)
+    names = args.dtypes.split(",")
+    print(f"# One video-hour, full-size Video ReCap, random weights ({machine_line()})")
+    print(f"# start: {load_line()}")
+    ceilings = {name: gemm_ceiling(getattr(torch, name), tokens=CEILING_ROWS) for name in names}
+    for name, ceiling in ceilings.items():
+        print(
+            f"{name} GEMM ceiling (vision block mix, {CEILING_ROWS} rows): {ceiling['best']:.0f} GFLOP/s "
+            f"(F.linear {ceiling['default']:.0f}, oneDNN linear {ceiling['onednn']:.0f})"
+        )
+    video = synthetic_video(args.work_dir / f"synthetic_{args.clips}clips.mp4", args.clips * CLIP_SECONDS)
     model = full_size_model()
     processor = full_size_processor(args.work_dir)
-    results, baseline = {}, None
-    for name in args.dtypes.split(","):
-        results[name] = run_dtype(model, processor, video, getattr(torch, name), args.batch_size)
-        if name == "float32" and args.baseline:
-            baseline = run_baseline(model, processor, video, results[name]["inputs"])
+    results, original = {}, None
+    for name in names:
+        results[name] = run_ours(model, processor, video, getattr(torch, name), args.batch_size)
+        print(f"# {name} done: {load_line()}")
+    if not args.no_baseline:
+        reference = results.get("float32") or run_ours(model, processor, video, torch.float32, args.batch_size)
+        original = run_original_way(model, processor, video, args.clips, reference["inputs"])
+        print(f"# original's way done: {load_line()}")
 
-    names = list(results)
     print(
-        f"\n{args.minutes:g}-minute video measured, extrapolated to a video-hour (seconds; batch {args.batch_size}):"
+        f"\n{args.clips} clips measured (x {CLIPS_PER_HOUR / args.clips:g} for a video-hour), 20 segment windows, the "
+        f"summary; batch {args.batch_size}; floors at each dtype's ceiling:"
     )
-    print(f"{'stage':<40}" + "".join(f"{name:>12}" for name in names))
-    for stage in results[names[0]]["stages"]:
-        print(f"{stage:<40}" + "".join(f"{results[name]['stages'][stage]:12.1f}" for name in names))
-    print(f"{'total per video-hour (s)':<40}" + "".join(f"{results[n]['hour']:12.1f}" for n in names))
-    print(f"{'  = minutes per video-hour':<40}" + "".join(f"{results[n]['hour'] / 60:12.2f}" for n in names))
-    print(f"{'  = seconds per video-minute':<40}" + "".join(f"{results[n]['hour'] / 60:12.2f}" for n in names))
-    print(
-        f"{'  vs the original (57 min per hour)':<40}"
-        + "".join(f"{ORIGINAL_MINUTES_PER_HOUR * 60 / results[n]['hour']:11.1f}x" for n in names)
-    )
-
-    if baseline is not None:
-        ours = results["float32"]
-        print("\nThe original's way on the same inputs, now, extrapolated to a video-hour (seconds):")
-        for stage, seconds in baseline["stages"].items():
-            print(f"{stage:<44}{seconds:10.1f}")
-        print(f"{'total (s)':<44}{baseline['hour']:10.1f}  = {baseline['hour'] / 60:.1f} min")
+    print_table(names, ceilings, results, original)
+    if original is not None:
+        total = sum(original["stages"].values())
         for name in names:
-            print(f"speed-up of ours in {name}, same run: {baseline['hour'] / results[name]['hour']:.1f}x")
-        clip_ids, segment_ids, video_ids = baseline["ids"]
-        same = (
-            torch.equal(ours["clip_ids"][:8], clip_ids)
-            and torch.equal(ours["segment_ids"], segment_ids)
-            and torch.equal(ours["video_ids"], video_ids)
-        )
-        print(f"float32 greedy tokens identical to the step-by-step loop (8 clips, 1 segment, summary): {same}")
-        if "bfloat16" in results:
-            agreement = (results["bfloat16"]["clip_ids"][:8] == clip_ids).all(dim=1).float().mean().item()
-            print(f"bfloat16 clip captions equal to float32's (random weights): {agreement:.0%}")
+            print(
+                f"speed-up of ours in {name} over the original's way, same run: "
+                f"{total / sum(results[name]['stages'].values()):.1f}x"
+            )
+        if "float32" in results:
+            ours = results["float32"]
+            clip_ids, segment_ids, video_ids = original["ids"]
+            same = (
+                torch.equal(ours["clip_ids"][: args.clips], clip_ids)
+                and torch.equal(ours["segment_ids"], segment_ids)
+                and torch.equal(ours["video_ids"], video_ids)
+            )
+            print(
+                f"float32 greedy tokens identical to the step-by-step loop ({args.clips} clips, 1 segment, summary): "
+                f"{same}"
+            )
+            if "bfloat16" in results:
+                bf16 = results["bfloat16"]["clip_ids"][: args.clips]
+                agreement = (bf16 == clip_ids).all(dim=1).float().mean().item()
+                print(
+                    f"bfloat16 clip captions equal to float32's: {agreement:.0%} (random weights; for a trained "
+                    "model see benchmark_dtype_agreement.py)"
+                )
+    print(f"# end: {load_line()}")
 
     if args.memory:
         print("\nPeak RSS, all three levels, bfloat16 (separate processes):")

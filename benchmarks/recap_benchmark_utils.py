@@ -6,6 +6,7 @@ trained on the fly (no Hub here), synthetic test videos, the original's decoding
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import statistics
@@ -29,6 +30,10 @@ from transformers_recap import (
 
 
 GPT2_VOCAB_SIZE = 50257
+
+# (in_features, out_features) of the four GEMMs of a vision block: fused qkv, output projection, MLP up and down.
+# Each block runs the attention pair twice (temporal and spatial), so the qkv and projection shapes count twice.
+ENCODER_GEMMS = ((768, 2304, 2), (768, 768, 2), (768, 3072, 1), (3072, 768, 1))
 
 
 def full_size_model(seed: int = 0) -> VideoReCapForConditionalGeneration:
@@ -117,6 +122,22 @@ def timed(function: Callable, repeats: int = 1) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def interleaved(functions: dict[str, Callable], rounds: int = 3) -> dict[str, tuple[float, object]]:
+    """
+    Calls each function once per round, in turn, and returns per name the fastest time and the last result. On a shared
+    machine, alternating the variants spreads other processes' load over all of them, and the minimum is the time least
+    disturbed by it.
+    """
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    results: dict[str, object] = {}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            results[name] = function()
+            times[name].append(time.perf_counter() - start)
+    return {name: (min(times[name]), results[name]) for name in functions}
+
+
 def peak_rss_mib() -> float:
     """Peak resident set size of this process so far (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -137,3 +158,56 @@ def machine_line() -> str:
     except OSError:
         pass
     return f"{model}, torch {torch.__version__}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
+
+
+def load_line() -> str:
+    """This machine's load average (other processes share the CPU; ratios from one run are what to compare)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def _seconds_per_call(function: Callable, seconds: float) -> float:
+    calls, start = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - start < seconds:
+        function()
+        calls += 1
+    return (time.perf_counter() - start) / calls
+
+
+def gemm_ceiling(dtype: torch.dtype, tokens: int, warmup_seconds: float = 1.5, seconds: float = 0.4) -> dict:
+    """
+    GFLOP/s of a vision block's GEMM mix (`ENCODER_GEMMS`, `tokens` rows) in `dtype`: through `F.linear` ("default",
+    torch's choice: MKL in float32) and through oneDNN's linear primitive ("onednn", the kernel inductor emits),
+    and the better of the two ("best"). Warmed up for `warmup_seconds` first (shorter warm-ups read 30-60% low).
+    """
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(0)
+    operands = [
+        (
+            torch.randn(tokens, k, generator=generator).to(dtype),
+            torch.randn(n, k, generator=generator).to(dtype),
+            torch.randn(n, generator=generator).to(dtype),
+            count,
+        )
+        for k, n, count in ENCODER_GEMMS
+    ]
+    flops = sum(2 * tokens * w.shape[0] * w.shape[1] * count for _, w, _, count in operands)
+    paths = {
+        "default": F.linear,
+        "onednn": lambda x, w, b: torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], ""),
+    }
+    result = {}
+    with torch.no_grad():
+        for name, linear in paths.items():
+            start = time.perf_counter()
+            while time.perf_counter() - start < warmup_seconds:
+                for x, w, b, _ in operands:
+                    linear(x, w, b)
+            total = sum(
+                _seconds_per_call(lambda x=x, w=w, b=b, linear=linear: linear(x, w, b), seconds) * count
+                for x, w, b, count in operands
+            )
+            result[name] = flops / total / 1e9
+    result["best"] = max(result.values())
+    return result
