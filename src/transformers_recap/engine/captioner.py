@@ -62,7 +62,7 @@ DECODING_STEP_MIN_ROWS = 32
 Rows a decoding step costs at least, in the progress bar's estimate: a step reads all decoder weights whatever its
 batch, so on the CPU a step of one row (a video summary) takes about as long as a step of a few tens of rows.
 """
-_PROGRESS_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+_PROGRESS_FORMAT = "{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
 
 
 def _chunks(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -777,6 +777,7 @@ class _Library:
         self.captioner = captioner
         self.max_waiting = max_waiting
         self.bar = bar
+        self.total = 0.0
         self.videos: dict[int, _LibraryVideo] = {}
         self.clip_queue: list[tuple[_LibraryVideo, VideoClip]] = []
         self.segment_queue: list[tuple[_LibraryVideo, int, torch.Tensor | None, list[str] | None]] = []
@@ -841,7 +842,8 @@ class _Library:
     # ----------------------------------------------------------------------------------------------------------------
 
     def _grow_total(self, amount: float) -> None:
-        self.bar.total += amount
+        self.total += amount
+        self.bar.total = self.total
         self.bar.refresh()
 
     def _advance(self, video: _LibraryVideo, level: str) -> None:
