@@ -492,7 +492,8 @@ def _caption_library(args: argparse.Namespace, options: dict[str, Any]) -> int:
             pending = [video for video in mine if video.key not in results.finished and video.key not in elsewhere]
             if pending:
                 captioner = _library_captioner(_build_pipeline(args, default_device), options)
-                for position, result in captioner.caption_videos([video.path for video in pending]):
+                paths, durations = [video.path for video in pending], [video.duration for video in pending]
+                for position, result in captioner.caption_videos(paths, durations=durations):
                     if isinstance(result, VideoDecodingError):
                         record = {"error": result.reason}
                         failed += 1

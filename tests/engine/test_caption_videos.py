@@ -75,7 +75,7 @@ class RecordingBar:
     """Stands in for the tqdm bar: records its total and every update."""
 
     def __init__(self, total):
-        self.total, self.n, self.updates, self.descriptions = total, 0.0, [], []
+        self.total, self.n, self.updates, self.descriptions, self.totals = total, 0.0, [], [], []
 
     def __enter__(self):
         return self
@@ -86,6 +86,7 @@ class RecordingBar:
     def update(self, amount):
         self.n += amount
         self.updates.append((self.descriptions[-1], amount))
+        self.totals.append(self.total)
 
     def set_description(self, text):
         self.descriptions.append(text)
@@ -149,12 +150,17 @@ def test_the_progress_bar_weights_clips_and_decoding_steps_by_their_flops(tiny, 
     assert bar.updates[-1][1] / bar.total > 0.29
 
 
-def test_the_library_bar_ends_full(tiny, videos, recording_bars):
+def test_the_library_bar_counts_the_library_from_the_start_and_ends_full(tiny, videos, recording_bars):
     model, processor = tiny
     captioner = HierarchicalCaptioner(model, processor, segment_seconds=8, batch_size=4)
-    list(captioner.caption_videos(map(str, videos)))
+    # The stated durations (10, 3, 21.5, 1, 6 s) and a wrong one for the last video (it has 2 clips, not 5).
+    durations = [10, 3, 21.5, 1, 20]
+    list(captioner.caption_videos(map(str, videos), durations=durations))
     bar = recording_bars[-1]
-    # Every window's share of a full batch, summed over the 13 clips, 8 segment windows and 5 summaries.
+    # Every window's share of a full batch: 13 clips, 8 segment windows and 5 summaries; planned from the durations,
+    # 3 + 1 + 6 + 1 + 5 clips and 2 + 1 + 3 + 1 + 3 windows.
     share = {level: captioner._batch_cost(level, 4) / 4 for level in ("clip", "segment", "video")}
+    planned = 16 * share["clip"] + 10 * share["segment"] + 5 * share["video"]
+    assert bar.totals[0] == pytest.approx(planned, rel=1e-9)
     assert bar.total == pytest.approx(13 * share["clip"] + 8 * share["segment"] + 5 * share["video"], rel=1e-9)
     assert bar.n == pytest.approx(bar.total, rel=1e-9)

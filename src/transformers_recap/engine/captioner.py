@@ -244,7 +244,11 @@ class HierarchicalCaptioner:
             return self._higher_levels(cls_features, clips, duration, bar, clip_index, segments)
 
     def caption_videos(
-        self, videos: Iterable[Any], fps: float | None = None, max_waiting_videos: int | None = None
+        self,
+        videos: Iterable[Any],
+        fps: float | None = None,
+        max_waiting_videos: int | None = None,
+        durations: Sequence[float | None] | None = None,
     ) -> Iterator[tuple[int, "HierarchicalCaptions | VideoDecodingError"]]:
         """
         Captions many videos, batching across them: clip batches span video boundaries, and the segment windows and
@@ -258,6 +262,9 @@ class HierarchicalCaptioner:
             max_waiting_videos (`int`, *optional*): videos whose clips are captioned may wait for others to fill the
                 segment and summary batches; once this many wait (default: `batch_size`), the partial batches run, so
                 that finished videos are handed out (and can be written) without waiting for the whole library.
+            durations (`Sequence[float | None]`, *optional*): the videos' lengths in seconds as their headers state them
+                (e.g. from [`probe_duration`]), so that the progress bar counts the whole library from the start;
+                without them it grows as videos are opened.
         Yields:
             `(index, result)` for each video as it is finished: its position in `videos` and its
             [`HierarchicalCaptions`], or the [`VideoDecodingError`] that stopped it (the others go on). Videos come
@@ -269,7 +276,7 @@ class HierarchicalCaptioner:
             self._library_items(videos, fps), buffer_size=2 * self.batch_size, niceness=_DECODING_NICENESS
         )
         with self._progress_bar(0.0) as bar, items:
-            library = _Library(self, max_waiting_videos or self.batch_size, bar)
+            library = _Library(self, max_waiting_videos or self.batch_size, bar, durations or [])
             for index, item in items:
                 if isinstance(item, _OpenedVideo):
                     library.open(index, item)
@@ -773,7 +780,9 @@ class _Library:
     several videos, each run in batches of `batch_size` as they fill (or when `max_waiting` videos wait, or at the end).
     """
 
-    def __init__(self, captioner: HierarchicalCaptioner, max_waiting: int, bar):
+    def __init__(
+        self, captioner: HierarchicalCaptioner, max_waiting: int, bar, durations: Sequence[float | None]
+    ):
         self.captioner = captioner
         self.max_waiting = max_waiting
         self.bar = bar
@@ -792,6 +801,9 @@ class _Library:
             "segment": captioner._batch_cost("segment", batch_size) / batch_size,
             "video": captioner._batch_cost("video", batch_size) / batch_size,
         }
+        # Until a video is opened, its cost is estimated from its stated duration.
+        self.planned = [self._cost(*self._window_counts(duration or 0.0)) for duration in durations]
+        self._grow_total(sum(self.planned))
 
     def open(self, index: int, opened: _OpenedVideo) -> None:
         captioner = self.captioner
@@ -802,11 +814,22 @@ class _Library:
         if "segment" in captioner.levels_to_run:
             minimum = captioner.clip_seconds * MIN_FINAL_CLIP_FRACTION
             segments = plan_windows(starts, opened.duration, captioner.segment_seconds, minimum)[0]
-        cost = len(opened.windows) * self.item_cost["clip"] + len(segments) * self.item_cost["segment"]
-        cost += self.item_cost["video"] if "video" in captioner.levels_to_run else 0.0
+        cost = self._cost(len(opened.windows), len(segments))
         clip_index = np.asarray([round(start / captioner.clip_seconds) for start in starts], dtype=np.int64)
         self.videos[index] = _LibraryVideo(index, opened.duration, clip_index, segments, cost)
-        self._grow_total(cost)
+        self._grow_total(cost - self._planned(index))
+
+    def _window_counts(self, duration: float) -> tuple[int, int]:
+        captioner = self.captioner
+        segments = math.ceil(duration / captioner.segment_seconds - 1e-9) if "segment" in captioner.levels_to_run else 0
+        return max(math.ceil(duration / captioner.clip_seconds - 1e-9), 1), max(segments, 0)
+
+    def _cost(self, num_clips: int, num_segments: int) -> float:
+        cost = num_clips * self.item_cost["clip"] + num_segments * self.item_cost["segment"]
+        return cost + (self.item_cost["video"] if "video" in self.captioner.levels_to_run else 0.0)
+
+    def _planned(self, index: int) -> float:
+        return self.planned[index] if index < len(self.planned) else 0.0
 
     def add_clip(self, index: int, clip: VideoClip) -> None:
         video = self.videos[index]
@@ -827,6 +850,8 @@ class _Library:
         if video is not None:
             self.clip_queue = [(other, clip) for other, clip in self.clip_queue if other is not video]
             self._grow_total(video.done - video.cost)
+        else:
+            self._grow_total(-self._planned(index))
         self.done.append((index, error))
 
     def flush(self) -> None:
