@@ -156,13 +156,16 @@ def test_shards_are_balanced_within_graham_s_bound_of_the_best(seed):
         shards = assign_shards(durations, count)
         assert shards == assign_shards(list(durations), count) and set(shards) <= set(range(count))
         seconds = [duration or 0.0 for duration in durations]
-
-        def longest(assignment):
-            return max(sum(s for s, shard in zip(seconds, assignment) if shard == index) for index in range(count))
-
-        best = min(longest(assignment) for assignment in itertools.product(range(count), repeat=len(seconds)))
+        splits = itertools.product(range(count), repeat=len(seconds))
+        best = min(longest_shard(seconds, split, count) for split in splits)
         # Longest-first greedy: at most 4/3 - 1/(3 * count) of the best split (Graham, 1969).
-        assert longest(shards) <= (4 / 3 - 1 / (3 * count)) * best + 1e-6
+        assert longest_shard(seconds, shards, count) <= (4 / 3 - 1 / (3 * count)) * best + 1e-6
+
+
+def longest_shard(seconds, assignment, count) -> float:
+    return max(
+        sum(s for s, shard in zip(seconds, assignment, strict=True) if shard == index) for index in range(count)
+    )
 
 
 def record(path: str, **fields) -> str:
@@ -184,7 +187,9 @@ def test_merge_dedupes_prefers_captions_follows_the_input_order_and_reports_miss
     # Exit status 1: a listed video has no record yet.
     assert cli.main(["merge", str(results), "-o", str(merged)]) == 1
     assert merged.read_text() == (
-        record("/v/b", summary="b") + record("/v/a", summary="a") + record("/v/c", summary="c")
+        record("/v/b", summary="b")
+        + record("/v/a", summary="a")
+        + record("/v/c", summary="c")
         + record("/v/old", summary="o")
     )
     err = capsys.readouterr().err
@@ -198,8 +203,11 @@ def test_merge_dedupes_prefers_captions_follows_the_input_order_and_reports_miss
         (lambda d: None, ["merge", "{d}/nothing", "-o", "{d}/all.jsonl"], "nothing: no such directory"),
         (lambda d: (d / "empty").mkdir(), ["merge", "{d}/empty", "-o", "{d}/all.jsonl"], "no shard files"),
         (
-            lambda d: ((d / "r").mkdir(), (d / "r" / shard_file_name(0, 1)).write_text(record("/v/a")),
-                       (d / "notes.txt").write_text("my notes\n")),
+            lambda d: (
+                (d / "r").mkdir(),
+                (d / "r" / shard_file_name(0, 1)).write_text(record("/v/a")),
+                (d / "notes.txt").write_text("my notes\n"),
+            ),
             ["merge", "{d}/r", "-o", "{d}/notes.txt"],
             "notes.txt: exists and is not a results file",
         ),
@@ -226,8 +234,17 @@ def test_merge_dedupes_prefers_captions_follows_the_input_order_and_reports_miss
             "--shard 2/2: expected INDEX/COUNT with 0 <= INDEX < COUNT",
         ),
     ],
-    ids=["no directory", "no shards", "-o not results", "-o a shard name", "--shard alone", "both outputs",
-         "one video", "--output-dir a file", "bad --shard"],
+    ids=[
+        "no directory",
+        "no shards",
+        "-o not results",
+        "-o a shard name",
+        "--shard alone",
+        "both outputs",
+        "one video",
+        "--output-dir a file",
+        "bad --shard",
+    ],
 )
 def test_library_mistakes_fail_with_one_line(tmp_path, capsys, make, arguments, message):
     make(tmp_path)

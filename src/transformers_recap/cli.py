@@ -504,7 +504,9 @@ def _caption_library(args: argparse.Namespace, options: dict[str, Any]) -> int:
                     results.append({**pending[position].key.to_record(), **record})
             failed_before = sum("error" in results.finished.get(video.key, {}) for video in mine) - failed
     except (ResultsFileError, OSError) as error:
-        message = str(error) if isinstance(error, ResultsFileError) else f"{args.output_dir}: cannot be written ({error})"
+        message = (
+            str(error) if isinstance(error, ResultsFileError) else f"{args.output_dir}: cannot be written ({error})"
+        )
         raise CommandError(message) from None
     hours = sum(video.duration or 0.0 for video in mine) / 3600
     summary = (

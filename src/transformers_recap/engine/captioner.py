@@ -745,7 +745,6 @@ class HierarchicalCaptioner:
             return self._describe(level, windows, cls_features, np.arange(len(cls_features)), lower, None)
 
 
-
 @dataclass
 class _OpenedVideo:
     """What the decoding thread reports of a video it opened."""
@@ -780,9 +779,7 @@ class _Library:
     several videos, each run in batches of `batch_size` as they fill (or when `max_waiting` videos wait, or at the end).
     """
 
-    def __init__(
-        self, captioner: HierarchicalCaptioner, max_waiting: int, bar, durations: Sequence[float | None]
-    ):
+    def __init__(self, captioner: HierarchicalCaptioner, max_waiting: int, bar, durations: Sequence[float | None]):
         self.captioner = captioner
         self.max_waiting = max_waiting
         self.bar = bar
@@ -821,7 +818,9 @@ class _Library:
 
     def _window_counts(self, duration: float) -> tuple[int, int]:
         captioner = self.captioner
-        segments = math.ceil(duration / captioner.segment_seconds - 1e-9) if "segment" in captioner.levels_to_run else 0
+        segments = (
+            math.ceil(duration / captioner.segment_seconds - 1e-9) if "segment" in captioner.levels_to_run else 0
+        )
         return max(math.ceil(duration / captioner.clip_seconds - 1e-9), 1), max(segments, 0)
 
     def _cost(self, num_clips: int, num_segments: int) -> float:
@@ -879,8 +878,10 @@ class _Library:
         captioner = self.captioner
         batch, self.clip_queue = self.clip_queue, []
         self.bar.set_description("clips")
+        caption = "clip" in captioner.levels_to_run
         with captioner._inference_context():
-            cls, captions = captioner._caption_batch([clip for _, clip in batch], "clip" in captioner.levels_to_run)[1:]
+            # The dense tokens (first) are dropped at once.
+            cls, captions = captioner._caption_batch([clip for _, clip in batch], caption)[1:]
         for row, (video, _) in enumerate(batch):
             video.cls_rows.append(cls[row : row + 1])
             if captions:
@@ -974,5 +975,6 @@ class _Library:
         del self.videos[video.index]
         self.waiting -= 1
         self.done.append((video.index, result))
+
 
 __all__ = ["HierarchicalCaptioner"]
