@@ -4,6 +4,9 @@ The `transformers-recap` command.
 
     transformers-recap caption VIDEO --model DIR_OR_ID [--output FILE.json|.srt|.vtt|.md|.html] [--format ...]
     transformers-recap caption DIR_OR_LIST.txt --model DIR_OR_ID --output RESULTS.jsonl [--retry-errors]
+    [accelerate launch -m | torchrun -m] transformers_recap.cli caption DIR_OR_LIST.txt --model DIR_OR_ID \
+        --output-dir RESULTS/ [--shard INDEX/COUNT]
+    transformers-recap merge RESULTS/ -o ALL.jsonl
     transformers-recap caption RECORDING.ts --model DIR_OR_ID --follow [IDLE_SECONDS] [--output EVENTS.jsonl]
     transformers-recap convert --clip CLIP.pt --segment SEG.pt --video VID.pt --output DIR
     transformers-recap demo [--seed N]
@@ -72,6 +75,23 @@ def add_caption_parser(subparsers: "argparse._SubParsersAction") -> None:
         help="output format of a single video (default: from the --output extension .json/.srt/.vtt/.md, else json)",
     )
     parser.add_argument("--output", help="output file (default for a single video: standard output)")
+    parser.add_argument(
+        "--output-dir",
+        help=(
+            "batch mode for a video library: shard the videos (balanced by duration) over the processes of an "
+            "`accelerate launch` or `torchrun` run (or --shard), each appending to its own resumable "
+            "shard-NNNNN-of-NNNNN.jsonl here, with clips, segment windows and summaries of several videos batched "
+            "together; `transformers-recap merge` joins the shards"
+        ),
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="INDEX/COUNT",
+        help=(
+            "with --output-dir: caption shard INDEX (from 0) of COUNT, e.g. 1/4 or $SLURM_PROCID/$SLURM_NTASKS "
+            "(default: this process's index and the number of processes of the launch)"
+        ),
+    )
     parser.add_argument(
         "--retry-errors", action="store_true", help="batch mode: caption again the videos recorded as failed"
     )
@@ -179,6 +199,13 @@ def _resolve_device(name: str | None) -> str:
     return name
 
 
+def torch_device_type(name: str) -> str:
+    """`"cuda"` for `"cuda:1"`."""
+    import torch
+
+    return torch.device(name).type
+
+
 def _check_model_source(model: str) -> None:
     """Refuses a `--model` that is neither a directory nor a possible Hub id, before transformers reports it."""
     from huggingface_hub.errors import HFValidationError
@@ -194,7 +221,7 @@ def _check_model_source(model: str) -> None:
         raise CommandError(f"{model}: no such model directory") from None
 
 
-def _build_pipeline(args: argparse.Namespace):
+def _build_pipeline(args: argparse.Namespace, default_device: str | None = None):
     import pickle
 
     import torch
@@ -204,7 +231,7 @@ def _build_pipeline(args: argparse.Namespace):
     from .engine.dtype import auto_dtype
 
     _check_model_source(args.model)
-    device = _resolve_device(args.device)
+    device = _resolve_device(args.device or default_device)
     if args.no_progress:
         logging.disable_progress_bar()
     dtype, reason = (getattr(torch, args.dtype), None) if args.dtype != "auto" else (None, None)
@@ -253,6 +280,13 @@ def _call_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_caption(args: argparse.Namespace) -> int:
+    if args.output_dir is not None or args.shard is not None:
+        _check_library_arguments(args)
+    elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise CommandError(
+            f"launched as {os.environ['WORLD_SIZE']} processes: every one would caption everything; use --output-dir "
+            "DIR to shard the videos over them"
+        )
     if args.follow is not None:
         return _caption_follow(args, _call_options(args))
     if not os.path.exists(args.input):
@@ -260,6 +294,8 @@ def run_caption(args: argparse.Namespace) -> int:
     options = _call_options(args)
     if args.output and os.path.isdir(args.output):
         raise CommandError(f"{args.output}: is a directory; --output names a file")
+    if args.output_dir is not None:
+        return _caption_library(args, options)
     if _is_batch_input(args.input):
         return _caption_batch(args, options)
     return _caption_single(args, options)
@@ -390,6 +426,147 @@ def _caption_pending(args: argparse.Namespace, options: dict[str, Any], videos: 
     return 1 if failed or failed_before else 0
 
 
+def _check_library_arguments(args: argparse.Namespace) -> None:
+    if args.output_dir is None:
+        raise CommandError("--shard needs --output-dir DIR")
+    if args.follow is not None:
+        raise CommandError("--follow captions one growing video; --output-dir is for a directory or list of videos")
+    if args.output is not None:
+        raise CommandError("give --output FILE.jsonl (one process) or --output-dir DIR (shards), not both")
+    if args.format not in (None, "json"):
+        raise CommandError("--output-dir writes JSON lines; use --format json")
+    if not os.path.exists(args.input):
+        raise CommandError(f"{args.input}: no such file or directory")
+    if not _is_batch_input(args.input):
+        raise CommandError(f"{args.input}: --output-dir captions a directory or a .txt list of videos, not one video")
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise CommandError(f"{args.output_dir}: is a file; --output-dir names a directory")
+
+
+def _shard_of_this_process(args: argparse.Namespace) -> tuple[int, int, str | None]:
+    """The shard index and count (from --shard, else accelerate's process index and count) and the default device."""
+    if args.shard is not None:
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", args.shard)
+        if not match or not int(match.group(1)) < int(match.group(2)):
+            raise CommandError(f"--shard {args.shard}: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4")
+        return int(match.group(1)), int(match.group(2)), None
+    from accelerate import PartialState
+
+    # Under `accelerate launch`, `torchrun` (and Slurm through them): the launch's ranks; a plain run is 0 of 1. On the
+    # CPU accelerate joins the processes only when told so (gloo backend).
+    state = PartialState(cpu=torch_device_type(_resolve_device(args.device)) == "cpu")
+    device = str(state.device) if state.num_processes > 1 and state.device.type != "cpu" else None
+    return state.process_index, state.num_processes, device
+
+
+def _library_captioner(recap, options: dict[str, Any]):
+    """The captioner the pipeline runs for one video with these options (same generation settings)."""
+    names = {"batch_size": "model_batch_size"}
+    _, forward, _ = recap._sanitize_parameters(**{names.get(name, name): value for name, value in options.items()})
+    return recap._captioner(**forward)
+
+
+def _caption_library(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """
+    Captions this process's shard of a video library into `--output-dir/shard-I-of-N.jsonl`: balanced by duration,
+    deterministic, resumable, batched across videos.
+    """
+    from .engine.library import finished_elsewhere, plan_library, shard_file_name, write_manifest
+    from .engine.results import ResultsFile, ResultsFileError
+    from .engine.video_io import VideoDecodingError
+
+    index, count, default_device = _shard_of_this_process(args)
+    listed = list_videos(args.input)
+    videos = plan_library(listed, count)
+    output_dir = Path(args.output_dir)
+    mine = [video for video in videos if video.shard == index]
+    shard = output_dir / shard_file_name(index, count)
+    captioned = failed = 0
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_manifest(output_dir, videos)
+        with ResultsFile(shard) as results:
+            if args.retry_errors:
+                results.drop_errors(video.key for video in mine)
+            elsewhere = finished_elsewhere(output_dir, shard)
+            pending = [video for video in mine if video.key not in results.finished and video.key not in elsewhere]
+            if pending:
+                captioner = _library_captioner(_build_pipeline(args, default_device), options)
+                paths, durations = [video.path for video in pending], [video.duration for video in pending]
+                for position, result in captioner.caption_videos(paths, durations=durations):
+                    if isinstance(result, VideoDecodingError):
+                        record = {"error": result.reason}
+                        failed += 1
+                        _error(str(result))
+                    else:
+                        record = result.to_dict()
+                        captioned += 1
+                    results.append({**pending[position].key.to_record(), **record})
+            failed_before = sum("error" in results.finished.get(video.key, {}) for video in mine) - failed
+    except (ResultsFileError, OSError) as error:
+        message = (
+            str(error) if isinstance(error, ResultsFileError) else f"{args.output_dir}: cannot be written ({error})"
+        )
+        raise CommandError(message) from None
+    hours = sum(video.duration or 0.0 for video in mine) / 3600
+    summary = (
+        f"{PROG}: shard {index} of {count} ({shard.name}): {len(mine)} of {len(videos)} videos ({hours:.2f} h): "
+        f"{captioned} captioned, {failed} failed, {len(mine) - len(pending)} already done"
+    )
+    if failed_before:
+        summary += f" ({failed_before} of them failed; --retry-errors retries them)"
+    print(summary, file=sys.stderr)
+    return 1 if failed or failed_before else 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# merge
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def add_merge_parser(subparsers: "argparse._SubParsersAction") -> None:
+    parser = subparsers.add_parser(
+        "merge",
+        help="merge the shard files of `caption --output-dir` into one results file",
+        description=(
+            "Join the shard-NNNNN-of-NNNNN.jsonl files of a results directory into one JSON-lines results file: one "
+            "record per video (by resolved path, size and modification time), in input order, as one process "
+            "captioning the same list into one file writes it. The exit status is 1 while a listed video has no "
+            "record yet."
+        ),
+    )
+    parser.add_argument("directory", help="the --output-dir of `transformers-recap caption`")
+    parser.add_argument("-o", "--output", required=True, help="the merged results file (.jsonl), written atomically")
+    parser.set_defaults(handler=run_merge)
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from .engine.library import MANIFEST_NAME, SHARD_NAME, merge_results
+    from .engine.results import ResultsFileError, read_records
+
+    output = Path(args.output)
+    if output.is_dir():
+        raise CommandError(f"{args.output}: is a directory; -o names a file")
+    if SHARD_NAME.match(output.name) or output.name == MANIFEST_NAME:
+        raise CommandError(f"{args.output}: is the name of a file `caption --output-dir` writes; choose another")
+    try:
+        # Refuses to replace a file that is not a results file.
+        read_records(output)
+        report = merge_results(args.directory, output)
+    except ResultsFileError as error:
+        raise CommandError(str(error)) from None
+    except OSError as error:
+        raise CommandError(f"{args.output}: cannot be written ({error.strerror or error})") from None
+    line = (
+        f"{PROG}: merged {report.records} videos from {report.shards} shard files into {args.output} "
+        f"({report.errors} failed, {report.duplicates} duplicate records left out)"
+    )
+    if report.missing:
+        line += f"; {report.missing} listed videos have no record yet (run the caption command again)"
+    print(line, file=sys.stderr)
+    return 1 if report.missing else 0
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # convert
 # ---------------------------------------------------------------------------------------------------------------------
@@ -465,6 +642,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: list[Callable[["argparse._SubParsersAction"], None]] = [
     add_caption_parser,
+    add_merge_parser,
     add_convert_parser,
     add_demo_parser,
 ]

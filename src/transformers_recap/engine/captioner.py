@@ -21,6 +21,7 @@ captions for training, and streams the same captions while a video plays or is r
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from .video_io import (
     MIN_FINAL_CLIP_FRACTION,
     BackgroundIterator,
     VideoClip,
+    VideoDecodingError,
     open_video,
     plan_windows,
 )
@@ -55,6 +57,12 @@ logger = logging.get_logger(__name__)
 _TIME_EPSILON = 1e-6
 # The decoding thread yields the CPU to the model's threads and decodes in the time they leave idle.
 _DECODING_NICENESS = 10
+DECODING_STEP_MIN_ROWS = 32
+"""
+Rows a decoding step costs at least, in the progress bar's estimate: a step reads all decoder weights whatever its
+batch, so on the CPU a step of one row (a video summary) takes about as long as a step of a few tens of rows.
+"""
+_PROGRESS_FORMAT = "{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
 
 
 def _chunks(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -199,7 +207,7 @@ class HierarchicalCaptioner:
             segments = []
             if "segment" in self.levels_to_run:
                 segments = self._segment_windows([start for start, _ in video.windows], duration)
-            total = len(video.windows) + len(segments) + int("video" in self.levels_to_run)
+            total = self.estimated_cost(len(video.windows), len(segments))
             with self._progress_bar(total) as bar, self._inference_context():
                 bar.set_description("clips")
                 cls_features, clips = self.caption_clips(video, progress_bar=bar)
@@ -239,7 +247,7 @@ class HierarchicalCaptioner:
                 raise ValueError(f"clip_index has {len(clip_index)} positions for {len(cls_features)} CLS rows.")
             starts = [int(index) * self.clip_seconds for index in clip_index]
             segments = self._segment_windows(starts, duration) if "segment" in higher else []
-        total = len(segments) + int("video" in higher)
+        total = self.estimated_cost(0, len(segments))
         with self._progress_bar(total) as bar, self._inference_context():
             return self._higher_levels(cls_features, clips, duration, bar, clip_index, segments)
 
@@ -247,6 +255,75 @@ class HierarchicalCaptioner:
         """The segment windows that hold at least one of the clips starting at `clip_starts`."""
         minimum = self.clip_seconds * MIN_FINAL_CLIP_FRACTION
         return plan_windows(clip_starts, duration, self.segment_seconds, minimum)[0]
+
+    def caption_videos(
+        self,
+        videos: Iterable[Any],
+        fps: float | None = None,
+        max_waiting_videos: int | None = None,
+        durations: Sequence[float | None] | None = None,
+    ) -> Iterator[tuple[int, "HierarchicalCaptions | VideoDecodingError"]]:
+        """
+        Captions many videos, batching across them: clip batches span video boundaries, and the segment windows and
+        summaries of different videos share `generate` calls, so short videos do not leave the model idle. The inputs
+        of every window are those of [`caption_video`], so greedy captions equal captioning the videos one at a time.
+
+        Args:
+            videos (`Iterable`): video inputs as for [`caption_video`] (file paths, decoded frames with `fps`, dicts).
+                Opened and decoded in input order, in a background thread.
+            fps (`float`, *optional*): frame rate of decoded frames.
+            max_waiting_videos (`int`, *optional*): videos whose clips are captioned may wait for others to fill the
+                segment and summary batches; once this many wait (default: `batch_size`), the partial batches run, so
+                that finished videos are handed out (and can be written) without waiting for the whole library.
+            durations (`Sequence[float | None]`, *optional*): the videos' lengths in seconds as their headers state them
+                (e.g. from [`probe_duration`]), so that the progress bar counts the whole library from the start;
+                without them it grows as videos are opened.
+        Yields:
+            `(index, result)` for each video as it is finished: its position in `videos` and its
+            [`HierarchicalCaptions`], or the [`VideoDecodingError`] that stopped it (the others go on). Videos come
+            out roughly in input order; the order depends on the batching.
+        """
+        if max_waiting_videos is not None and max_waiting_videos < 1:
+            raise ValueError(f"max_waiting_videos must be >= 1, got {max_waiting_videos}.")
+        items = BackgroundIterator(
+            self._library_items(videos, fps), buffer_size=2 * self.batch_size, niceness=_DECODING_NICENESS
+        )
+        with self._progress_bar(0.0) as bar, items:
+            library = _Library(self, max_waiting_videos or self.batch_size, bar, durations or [])
+            for index, item in items:
+                if isinstance(item, _OpenedVideo):
+                    library.open(index, item)
+                elif isinstance(item, VideoClip):
+                    library.add_clip(index, item)
+                elif isinstance(item, VideoDecodingError):
+                    library.fail(index, item)
+                else:
+                    library.decoded(index)
+                yield from library.finished()
+            library.flush()
+            yield from library.finished()
+
+    def _library_items(self, videos: Iterable[Any], fps: float | None) -> Iterator[tuple[int, Any]]:
+        """
+        Runs in the decoding thread: `(index, _OpenedVideo)`, then `(index, VideoClip)` per clip and `(index, None)`
+        at the end of each video, or `(index, VideoDecodingError)` when it cannot be read.
+        """
+        num_frames = self.config.vision_config.num_frames
+        for index, video in enumerate(videos):
+            try:
+                reader = open_video(video, self.clip_seconds, num_frames, fps, self.short_side, self.decode_threads)
+            except VideoDecodingError as error:
+                yield index, error
+                continue
+            with reader:
+                yield index, _OpenedVideo(reader.path, reader.metadata.duration, list(reader.windows), reader.gaps)
+                try:
+                    for clip in reader:
+                        yield index, clip
+                except VideoDecodingError as error:
+                    yield index, error
+                    continue
+            yield index, None
 
     def _higher_levels(
         self,
@@ -291,7 +368,8 @@ class HierarchicalCaptioner:
 
         Args:
             clips: an iterable of [`VideoClip`] (e.g. a [`VideoClipReader`]); decoded in a background thread.
-            progress_bar (*optional*): a tqdm bar advanced by one per clip.
+            progress_bar (*optional*): a tqdm bar advanced by the estimated cost of each batch (see
+                [`estimated_cost`]).
             dense_features (`list`, *optional*): when given, the dense tokens of each batch are appended to it
                 (float16, CPU, `(batch_size, 1 + num_frames * num_patches, hidden_size)`), e.g. to store them.
             caption (`bool`, *optional*): whether to caption the clips; defaults to whether the clip level is run.
@@ -314,7 +392,7 @@ class HierarchicalCaptioner:
                     dense_features.append(dense.to(device="cpu", dtype=torch.float16))
                 del dense
                 if progress_bar is not None:
-                    progress_bar.update(len(batch))
+                    progress_bar.update(self._batch_cost("clip", len(batch), caption))
         return self._stack_rows(cls_rows), captions
 
     def _caption_batch(
@@ -364,6 +442,21 @@ class HierarchicalCaptioner:
         lower: Sequence[TimedCaption],
         bar,
     ) -> list[str]:
+        features, contexts = self._window_inputs(level, windows, cls_features, clip_index, lower)
+        return self.describe_windows(level, features, contexts, progress_bar=bar)
+
+    def _window_inputs(
+        self,
+        level: str,
+        windows: Sequence[tuple[float, float]],
+        cls_features: torch.Tensor,
+        clip_index: np.ndarray,
+        lower: Sequence[TimedCaption],
+    ) -> tuple[list[torch.Tensor] | None, list[list[str]] | None]:
+        """
+        The inputs of `level` for the `windows` of one video: per window its CLS rows `(num_rows, hidden_size)` and
+        its lower-level captions (each `None` when the level does not read it).
+        """
         settings = self.config.get_level_settings(level)
         features = contexts = None
         if settings.num_video_queries:
@@ -373,7 +466,7 @@ class HierarchicalCaptioner:
             features = [self.processor.window_video_features(cls_features, s, e, clip_index) for s, e in windows]
         if settings.num_text_queries:
             contexts = [self.processor.window_context(lower, s, e) for s, e in windows]
-        return self.describe_windows(level, features, contexts, progress_bar=bar)
+        return features, contexts
 
     def describe_windows(
         self,
@@ -392,7 +485,8 @@ class HierarchicalCaptioner:
                 the window; the processor samples them to the level's feature count).
             contexts (`list[list[str]]`, *optional*): per window, the lower level's captions in time order (joined as
                 the level was trained).
-            progress_bar (*optional*): a tqdm bar advanced by one per window.
+            progress_bar (*optional*): a tqdm bar advanced by the estimated cost of each batch (see
+                [`estimated_cost`]).
         Returns:
             One caption per window.
         """
@@ -422,7 +516,7 @@ class HierarchicalCaptioner:
                 }
                 texts += self._generate(level, **inputs)
                 if progress_bar is not None:
-                    progress_bar.update(len(rows))
+                    progress_bar.update(self._batch_cost(level, len(rows)))
         return texts
 
     def _pack(self, captions: Sequence[str], level: str) -> str:
@@ -455,8 +549,75 @@ class HierarchicalCaptioner:
         ):
             yield
 
-    def _progress_bar(self, total: int):
-        return logging.tqdm(total=total, unit="caption", disable=not self.progress, leave=False)
+    def _progress_bar(self, total: float):
+        return logging.tqdm(total=total, bar_format=_PROGRESS_FORMAT, disable=not self.progress, leave=False)
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # Cost estimate (the progress bar's)
+    # ----------------------------------------------------------------------------------------------------------------
+
+    def clip_encoding_flops(self) -> float:
+        """
+        Multiply-add FLOPs of encoding one clip: the patch embedding, and the vision encoder's projections and MLP
+        over its `1 + num_frames * num_patches` tokens (temporal and spatial attention each `4 * hidden_size**2` per
+        token; the attention scores are left out).
+        """
+        vision = self.config.vision_config
+        patches = vision.num_frames * vision.num_patches_per_frame
+        per_token = 8 * vision.hidden_size**2 + 2 * vision.hidden_size * vision.intermediate_size
+        embedding = patches * vision.num_channels * vision.patch_size**2 * vision.hidden_size
+        return 2.0 * (embedding + (1 + patches) * vision.num_hidden_layers * per_token)
+
+    def decoding_step_flops(self) -> float:
+        """
+        Multiply-add FLOPs of one decoding step of one row: every GPT-2 block (self-attention and MLP), the gated
+        cross-attention blocks (query and output projections and MLP; the memory's keys and values are cached) and the
+        LM head.
+        """
+        text = self.config.text_config
+        hidden, layers = text.hidden_size, text.num_hidden_layers
+        inner = text.n_inner or 4 * hidden
+        cross_blocks = math.ceil(layers / self.config.decoder_cross_attention_frequency)
+        per_row = layers * (4 * hidden**2 + 2 * hidden * inner) + cross_blocks * (2 * hidden**2 + 2 * hidden * inner)
+        return 2.0 * (per_row + text.vocab_size * hidden)
+
+    def _max_new_tokens(self, level: str) -> tuple[int, int]:
+        """The decoding steps of a `level` caption (its budget) and the rows each window decodes (beams)."""
+        kwargs = {**self.generate_kwargs, **self.level_generate_kwargs.get(level, {})}
+        generation_config = kwargs.get("generation_config") or self.model.generation_config
+        steps = kwargs.get("max_new_tokens") or self.model.level_max_new_tokens(level)
+        beams = kwargs.get("num_beams") or generation_config.num_beams or 1
+        return int(steps), int(beams)
+
+    def _batch_cost(self, level: str, rows: int, caption: bool = True) -> float:
+        """
+        Estimated cost (FLOPs, with each decoding step counted as at least [`DECODING_STEP_MIN_ROWS`] rows) of one
+        batch of `rows` windows of `level`: the clips' encoding and, when `caption`, a `generate` run to its budget.
+        """
+        cost = rows * self.clip_encoding_flops() if level == "clip" else 0.0
+        if caption:
+            steps, beams = self._max_new_tokens(level)
+            cost += steps * max(rows * beams, DECODING_STEP_MIN_ROWS) * self.decoding_step_flops()
+        return cost
+
+    def estimated_cost(self, num_clips: int, num_segments: int, batch_size: int | None = None) -> float:
+        """
+        The progress bar's estimate of the work of one video with `num_clips` clips and `num_segments` segment
+        windows, at the levels this captioner runs, in batches of `batch_size` (default: `self.batch_size`): clips
+        weighted by their encoding, every `generate` by its decoding steps (the summary's included), so that the bar
+        moves with time rather than with the number of captions (a short video's summary can take as long as its clips).
+        """
+        batch_size = batch_size or self.batch_size
+        # Clips are encoded (for their CLS features) even when the clip level is not run.
+        counts = {"clip": num_clips, "segment": num_segments if "segment" in self.levels_to_run else 0}
+        counts["video"] = int("video" in self.levels_to_run)
+        total = 0.0
+        for level, count in counts.items():
+            caption = level != "clip" or "clip" in self.levels_to_run
+            full, rest = divmod(count, batch_size)
+            total += full * self._batch_cost(level, batch_size, caption)
+            total += self._batch_cost(level, rest, caption) if rest else 0.0
+        return total
 
     # ----------------------------------------------------------------------------------------------------------------
     # Streaming
@@ -591,6 +752,237 @@ class HierarchicalCaptioner:
         with self._inference_context():
             # Streamed clips come from consecutive windows (no gaps): each CLS row is its window's.
             return self._describe(level, windows, cls_features, np.arange(len(cls_features)), lower, None)
+
+
+@dataclass
+class _OpenedVideo:
+    """What the decoding thread reports of a video it opened."""
+
+    path: str
+    duration: float
+    windows: list[tuple[float, float]]
+    gaps: list[tuple[float, float]]
+
+
+@dataclass(eq=False)
+class _LibraryVideo:
+    """A video of [`HierarchicalCaptioner.caption_videos`] in flight."""
+
+    index: int
+    duration: float
+    clip_index: np.ndarray
+    segments: list[tuple[float, float]]
+    cost: float
+    done: float = 0.0
+    cls_rows: list[torch.Tensor] = field(default_factory=list)
+    clips: list[TimedCaption] = field(default_factory=list)
+    queued_clips: int = 0
+    decoded: bool = False
+    segment_texts: dict[int, str] = field(default_factory=dict)
+    summary: str | None = None
+
+
+class _Library:
+    """
+    The scheduler of [`HierarchicalCaptioner.caption_videos`]: queues of clips, segment windows and summaries of
+    several videos, each run in batches of `batch_size` as they fill (or when `max_waiting` videos wait, or at the end).
+    """
+
+    def __init__(self, captioner: HierarchicalCaptioner, max_waiting: int, bar, durations: Sequence[float | None]):
+        self.captioner = captioner
+        self.max_waiting = max_waiting
+        self.bar = bar
+        self.total = 0.0
+        self.videos: dict[int, _LibraryVideo] = {}
+        self.clip_queue: list[tuple[_LibraryVideo, VideoClip]] = []
+        self.segment_queue: list[tuple[_LibraryVideo, int, torch.Tensor | None, list[str] | None]] = []
+        self.summary_queue: list[_LibraryVideo] = []
+        self.waiting = 0
+        self.done: list[tuple[int, HierarchicalCaptions | VideoDecodingError]] = []
+        levels = captioner.levels_to_run
+        batch_size = captioner.batch_size
+        # Each window's share of a full batch (see `HierarchicalCaptioner.estimated_cost`).
+        self.item_cost = {
+            "clip": captioner._batch_cost("clip", batch_size, "clip" in levels) / batch_size,
+            "segment": captioner._batch_cost("segment", batch_size) / batch_size,
+            "video": captioner._batch_cost("video", batch_size) / batch_size,
+        }
+        # Until a video is opened, its cost is estimated from its stated duration.
+        self.planned = [self._cost(*self._window_counts(duration or 0.0)) for duration in durations]
+        self._grow_total(sum(self.planned))
+
+    def open(self, index: int, opened: _OpenedVideo) -> None:
+        captioner = self.captioner
+        if opened.gaps:
+            _report_gaps(opened.path, opened.gaps)
+        starts = [start for start, _ in opened.windows]
+        segments = []
+        if "segment" in captioner.levels_to_run:
+            segments = captioner._segment_windows(starts, opened.duration)
+        cost = self._cost(len(opened.windows), len(segments))
+        clip_index = np.asarray([round(start / captioner.clip_seconds) for start in starts], dtype=np.int64)
+        self.videos[index] = _LibraryVideo(index, opened.duration, clip_index, segments, cost)
+        self._grow_total(cost - self._planned(index))
+
+    def _window_counts(self, duration: float) -> tuple[int, int]:
+        captioner = self.captioner
+        segments = (
+            math.ceil(duration / captioner.segment_seconds - 1e-9) if "segment" in captioner.levels_to_run else 0
+        )
+        return max(math.ceil(duration / captioner.clip_seconds - 1e-9), 1), max(segments, 0)
+
+    def _cost(self, num_clips: int, num_segments: int) -> float:
+        cost = num_clips * self.item_cost["clip"] + num_segments * self.item_cost["segment"]
+        return cost + (self.item_cost["video"] if "video" in self.captioner.levels_to_run else 0.0)
+
+    def _planned(self, index: int) -> float:
+        return self.planned[index] if index < len(self.planned) else 0.0
+
+    def add_clip(self, index: int, clip: VideoClip) -> None:
+        video = self.videos[index]
+        video.queued_clips += 1
+        self.clip_queue.append((video, clip))
+        if len(self.clip_queue) == self.captioner.batch_size:
+            self._run_clips()
+
+    def decoded(self, index: int) -> None:
+        video = self.videos[index]
+        video.decoded = True
+        if not video.queued_clips:
+            self._clips_done(video)
+            self._run_higher(final=False)
+
+    def fail(self, index: int, error: VideoDecodingError) -> None:
+        video = self.videos.pop(index, None)
+        if video is not None:
+            self.clip_queue = [(other, clip) for other, clip in self.clip_queue if other is not video]
+            self._grow_total(video.done - video.cost)
+        else:
+            self._grow_total(-self._planned(index))
+        self.done.append((index, error))
+
+    def flush(self) -> None:
+        """Runs everything queued (the end of the input)."""
+        if self.clip_queue:
+            self._run_clips()
+        self._run_higher(final=True)
+
+    def finished(self) -> Iterator[tuple[int, HierarchicalCaptions | VideoDecodingError]]:
+        done, self.done = self.done, []
+        yield from done
+
+    # ----------------------------------------------------------------------------------------------------------------
+
+    def _grow_total(self, amount: float) -> None:
+        self.total += amount
+        self.bar.total = self.total
+        self.bar.refresh()
+
+    def _advance(self, video: _LibraryVideo, level: str) -> None:
+        video.done += self.item_cost[level]
+        self.bar.update(self.item_cost[level])
+
+    def _run_clips(self) -> None:
+        captioner = self.captioner
+        batch, self.clip_queue = self.clip_queue, []
+        self.bar.set_description("clips")
+        caption = "clip" in captioner.levels_to_run
+        with captioner._inference_context():
+            # The dense tokens (first) are dropped at once.
+            cls, captions = captioner._caption_batch([clip for _, clip in batch], caption)[1:]
+        for row, (video, _) in enumerate(batch):
+            video.cls_rows.append(cls[row : row + 1])
+            if captions:
+                video.clips.append(captions[row])
+            video.queued_clips -= 1
+            self._advance(video, "clip")
+        for video in {video.index: video for video, _ in batch}.values():
+            if video.decoded and not video.queued_clips:
+                self._clips_done(video)
+        self._run_higher(final=False)
+
+    def _clips_done(self, video: _LibraryVideo) -> None:
+        captioner = self.captioner
+        self.waiting += 1
+        if "segment" in captioner.levels_to_run and video.segments:
+            features, contexts = captioner._window_inputs(
+                "segment", video.segments, self._features(video), video.clip_index, video.clips
+            )
+            for position in range(len(video.segments)):
+                feature = features[position] if features is not None else None
+                context = contexts[position] if contexts is not None else None
+                self.segment_queue.append((video, position, feature, context))
+        else:
+            self._segments_done(video)
+
+    def _segments_done(self, video: _LibraryVideo) -> None:
+        if "video" in self.captioner.levels_to_run:
+            self.summary_queue.append(video)
+        else:
+            self._finish(video)
+
+    def _run_higher(self, final: bool) -> None:
+        batch_size = self.captioner.batch_size
+        flush = final or self.waiting >= self.max_waiting
+        while self.segment_queue and (flush or len(self.segment_queue) >= batch_size):
+            batch, self.segment_queue = self.segment_queue[:batch_size], self.segment_queue[batch_size:]
+            self._run_segments(batch)
+        while self.summary_queue and (flush or len(self.summary_queue) >= batch_size):
+            batch, self.summary_queue = self.summary_queue[:batch_size], self.summary_queue[batch_size:]
+            self._run_summaries(batch)
+
+    def _run_segments(self, batch: list[tuple[_LibraryVideo, int, torch.Tensor | None, list[str] | None]]) -> None:
+        settings = self.captioner.config.get_level_settings("segment")
+        features = [feature for _, _, feature, _ in batch] if settings.num_video_queries else None
+        contexts = [context for _, _, _, context in batch] if settings.num_text_queries else None
+        self.bar.set_description("segments")
+        texts = self.captioner.describe_windows("segment", features, contexts)
+        for (video, position, _, _), text in zip(batch, texts, strict=True):
+            video.segment_texts[position] = text
+            self._advance(video, "segment")
+            if len(video.segment_texts) == len(video.segments):
+                self._segments_done(video)
+
+    def _run_summaries(self, batch: list[_LibraryVideo]) -> None:
+        captioner = self.captioner
+        settings = captioner.config.get_level_settings("video")
+        features, contexts = [], []
+        for video in batch:
+            feature, context = captioner._window_inputs(
+                "video", [(0.0, video.duration)], self._features(video), video.clip_index, self._segments(video)
+            )
+            features += feature or []
+            contexts += context or []
+        self.bar.set_description("summary")
+        texts = captioner.describe_windows(
+            "video",
+            features if settings.num_video_queries else None,
+            contexts if settings.num_text_queries else None,
+        )
+        for video, text in zip(batch, texts, strict=True):
+            video.summary = text
+            self._advance(video, "video")
+            self._finish(video)
+
+    def _features(self, video: _LibraryVideo) -> torch.Tensor:
+        return self.captioner._stack_rows(video.cls_rows)
+
+    def _segments(self, video: _LibraryVideo) -> list[TimedCaption]:
+        return [
+            TimedCaption(start, end, video.segment_texts[position])
+            for position, (start, end) in enumerate(video.segments)
+        ]
+
+    def _finish(self, video: _LibraryVideo) -> None:
+        levels = self.captioner.levels_to_run
+        result = HierarchicalCaptions(clips=video.clips if "clip" in levels else [], duration=video.duration)
+        if "segment" in levels:
+            result.segments = self._segments(video)
+        if "video" in levels:
+            result.summary = video.summary
+        del self.videos[video.index]
+        self.waiting -= 1
+        self.done.append((video.index, result))
 
 
 __all__ = ["HierarchicalCaptioner"]

@@ -18,6 +18,7 @@ Only the standard library is used (fcntl: POSIX systems).
 import fcntl
 import json
 import os
+import socket
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -102,7 +103,8 @@ def write_atomically(path: str | os.PathLike, text: str) -> None:
     """Writes a whole file through a synced temporary file and a rename, so a kill never leaves half a file."""
     target = os.path.abspath(path)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    temporary = f"{target}.tmp-{os.getpid()}"
+    # Named by host and process: the processes of a multi-machine run may share the directory.
+    temporary = f"{target}.tmp-{socket.gethostname()}-{os.getpid()}"
     try:
         with open(temporary, "w", encoding="utf-8") as file:
             file.write(text)
