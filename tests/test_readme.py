@@ -108,8 +108,13 @@ def check_command(words: list[str]) -> str:
     """Parses one README command with its program's own parser; returns what ran it."""
     while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
         words = words[1:]  # environment assignments
-    if words[:2] == ["accelerate", "launch"]:
-        words = ["python", *words[2:]]
+    if words[:2] == ["accelerate", "launch"] or words[0] == "torchrun":
+        # The launcher's own options, up to the script or module it runs.
+        start = next(i for i, word in enumerate(words) if word == "-m" or word.endswith(".py"))
+        words = ["python", *words[start:]]
+    if words[:3] == ["python", "-m", "transformers_recap.cli"]:
+        cli.build_parser().parse_args(words[3:])
+        return "transformers-recap"
     for word in words:
         if re.fullmatch(r"examples/\S+\.(py|yaml)", word):
             assert (ROOT / word).is_file(), word
