@@ -217,8 +217,8 @@ def test_onednn_path_gives_the_same_captions_and_is_undone(tiny, video):
         assert routed > 0
         with onednn_linear_layers(model) as nested:
             assert nested == 0
-        assert "forward" in vars(model.lm_head)
-    assert not any("forward" in vars(module) for module in model.modules())
+        # Routed through a per-thread torch function mode: no module is patched.
+        assert not any("forward" in vars(module) for module in model.modules())
 
 
 def test_bfloat16_and_unified_models(tiny, tiny_unified, video):
