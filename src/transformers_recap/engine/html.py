@@ -25,11 +25,7 @@ import os
 import re
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-
-if TYPE_CHECKING:
-    from .outputs import HierarchicalCaptions
+from typing import Any
 
 
 __all__ = ["CaptionsHtmlError", "render_html", "video_source"]
@@ -72,7 +68,7 @@ def video_source(video_path: str | os.PathLike, output_path: str | os.PathLike |
 
 
 def render_html(
-    captions: "HierarchicalCaptions",
+    captions: Any,
     video_path: str | os.PathLike | None = None,
     title: str | None = None,
     *,
@@ -180,7 +176,7 @@ def _readable(text: str) -> str:
         return text
 
 
-def _groups(captions: "HierarchicalCaptions") -> list[dict[str, Any]]:
+def _groups(captions: Any) -> list[dict[str, Any]]:
     """
     The list of the page: `[{"segment": index or None, "clips": [clip indices]}]`, segments in time order, each with
     the clips starting in it (the latest segment starting at or before the clip), clips before any segment first.
