@@ -44,7 +44,7 @@ setup(
         "nltk",
     ],
     extras_require={
-        "dev": ["pytest>=8", "ruff>=0.6", "selenium>=4.11"],
+        "dev": ["pytest>=8", "ruff>=0.6", "selenium>=4.11", "parameterized"],
     },
     entry_points={"console_scripts": ["transformers-recap=transformers_recap.cli:main"]},
     classifiers=[

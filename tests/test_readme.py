@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import transformers_suite
 from transformers_recap import cli
 from transformers_recap.conversion.arguments import add_arguments as add_convert_arguments
 from transformers_recap.data.synthetic import plan_synthetic_video, render_synthetic_video
@@ -131,6 +132,9 @@ def check_command(words: list[str]) -> str:
     if program == "python" and arguments[:2] == ["-m", "pytest"]:
         _pytest_arguments(arguments[2:])
         return "pytest"
+    if program == "python" and arguments[:2] == ["-m", "tests.transformers_suite"]:
+        transformers_suite.build_parser().parse_args(arguments[2:])
+        return "transformers-suite"
     if program == "python" and arguments[0].startswith("examples/"):
         _example_parser(arguments[0])(arguments[1:])
         return arguments[0]

@@ -102,7 +102,7 @@ def test_timm_clip_fills_spatial_weights_and_temporal_attention_is_a_no_op(confi
     assert torch.all(vision.embeddings.temporal_embeddings == 0)
     hidden_states = torch.randn(2, 1 + 4 * 4, config.vision_config.hidden_size)
     with torch.no_grad():
-        assert torch.all(layer.temporal_attention(hidden_states, num_frames=4, over="time") == 0)
+        assert torch.all(layer.temporal_attention(hidden_states, num_frames=4, over="time")[0] == 0)
     # One frame: the encoder is the CLIP ViT itself.
     pixels = torch.randn(2, 1, 3, config.vision_config.image_size, config.vision_config.image_size)
     with torch.no_grad():

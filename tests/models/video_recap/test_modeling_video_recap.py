@@ -72,15 +72,22 @@ def reference_divided_attention(attention, hidden_states, num_frames, over):
     scores = torch.einsum("bihd,bjhd->bhij", query * head_dim**-0.5, key)
     weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
     output = torch.einsum("bhij,bjhd->bihd", weights, value).reshape(batch_size, seq_len, width)
-    return output @ attention.proj.weight.T + attention.proj.bias
+    return output @ attention.proj.weight.T + attention.proj.bias, weights
 
 
+@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
 @pytest.mark.parametrize("over", ["space", "time"])
-def test_vision_attention_grouping_matches_masked_reference(model, over):
+def test_vision_attention_grouping_matches_masked_reference(model, over, implementation):
+    model.set_attn_implementation(implementation)
     attention = model.model.vision_model.layers[0].attention
     hidden_states = torch.randn(2, 1 + 3 * 4, 32)
-    expected = reference_divided_attention(attention, hidden_states, num_frames=3, over=over)
-    torch.testing.assert_close(attention(hidden_states, num_frames=3, over=over), expected, atol=1e-5, rtol=1e-5)
+    expected, expected_weights = reference_divided_attention(attention, hidden_states, num_frames=3, over=over)
+    output, weights = attention(hidden_states, num_frames=3, over=over)
+    torch.testing.assert_close(output, expected, atol=1e-5, rtol=1e-5)
+    if implementation == "eager":  # the probabilities over all tokens, zero outside each query's group
+        torch.testing.assert_close(weights, expected_weights, atol=1e-6, rtol=1e-5)
+    else:
+        assert weights is None
 
 
 def reference_vision_layer(layer, hidden_states, num_frames):
@@ -90,10 +97,10 @@ def reference_vision_layer(layer, hidden_states, num_frames):
     def norm(module, x):
         return ln(x, module.normalized_shape, module.weight, module.bias, module.eps)
 
-    temporal = reference_divided_attention(
+    temporal, _ = reference_divided_attention(
         layer.temporal_attention, norm(layer.temporal_layernorm, hidden_states), num_frames, "time"
     )
-    spatial = reference_divided_attention(
+    spatial, _ = reference_divided_attention(
         layer.attention, norm(layer.layernorm_before, hidden_states + temporal), num_frames, "space"
     )
     hidden_states = hidden_states + spatial

@@ -20,6 +20,7 @@ Q-Former, the GPT-2 attention/MLP (with their KV-cache handling), generation and
 the patch embedding and MLP of the encoder from timm.
 """
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,9 +36,13 @@ from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.models.gpt2.modeling_gpt2 import GPT2MLP, GPT2Attention
+from transformers.processing_utils import Unpack
 from transformers.pytorch_utils import Conv1D
-from transformers.utils import ModelOutput, can_return_tuple, logging
+from transformers.utils import ModelOutput, TransformersKwargs, can_return_tuple, logging
+from transformers.utils.deprecation import deprecate_kwarg
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_video_recap import VideoReCapConfig, VideoReCapVisionConfig, validate_level
 
@@ -58,6 +63,27 @@ REMOTE_CODE_AUTO_MAP = {
 
 
 @dataclass
+class VideoReCapVisionModelOutput(BaseModelOutputWithPooling):
+    r"""
+    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, 1 + num_frames * num_patches, hidden_size)`):
+        Final-LayerNormed dense tokens of the clip, CLS first.
+    pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
+        The CLS feature, read at segment and video level.
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
+        The embeddings after `ln_pre` and the output of every block (before the final LayerNorm), each of shape
+        `(batch_size, 1 + num_frames * num_patches, hidden_size)`.
+    attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
+        Per block, the spatial attention's probabilities `(batch_size, num_heads, sequence_length, sequence_length)`,
+        zero outside each query's frame (and the CLS token). Needs `attn_implementation="eager"`.
+    temporal_attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
+        Per block, the temporal attention's probabilities, of the same shape, zero outside each query's spatial
+        position (and the CLS token). Needs `attn_implementation="eager"`.
+    """
+
+    temporal_attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
 class VideoReCapModelOutput(ModelOutput):
     r"""
     last_hidden_state (`torch.FloatTensor` of shape `(batch_size, sequence_length, hidden_size)`):
@@ -68,12 +94,24 @@ class VideoReCapModelOutput(ModelOutput):
         The decoder memory: video query outputs followed by text query outputs.
     video_features (`torch.FloatTensor` of shape `(batch_size, 1 + num_frames * num_patches, vision_hidden_size)`, *optional*):
         Dense encoder tokens of the clip, when the model encoded `pixel_values_videos`.
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
+        The decoder's embeddings and the output of every block (the last after `ln_f`), each of shape
+        `(batch_size, sequence_length, hidden_size)`.
+    attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
+        Per block, the causal self-attention's probabilities `(batch_size, num_heads, sequence_length,
+        past_length + sequence_length)`. Needs `attn_implementation="eager"`.
+    cross_attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
+        Per gated cross-attention block, the probabilities over the memory `(batch_size, num_heads, sequence_length,
+        num_query_tokens)`. Needs `attn_implementation="eager"`.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     cache: Cache | None = None
     encoder_hidden_states: torch.FloatTensor | None = None
     video_features: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+    cross_attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -89,6 +127,8 @@ class VideoReCapCausalLMOutput(ModelOutput):
         The decoder memory: video query outputs followed by text query outputs.
     video_features (`torch.FloatTensor` of shape `(batch_size, 1 + num_frames * num_patches, vision_hidden_size)`, *optional*):
         Dense encoder tokens of the clip, when the model encoded `pixel_values_videos`.
+    hidden_states, attentions, cross_attentions (`tuple(torch.FloatTensor)`, *optional*):
+        The decoder's, as in [`VideoReCapModelOutput`].
     """
 
     loss: torch.FloatTensor | None = None
@@ -96,6 +136,9 @@ class VideoReCapCausalLMOutput(ModelOutput):
     cache: Cache | None = None
     encoder_hidden_states: torch.FloatTensor | None = None
     video_features: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+    cross_attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -143,56 +186,122 @@ class VideoReCapVisionEmbeddings(nn.Module):
         return torch.cat([cls_tokens, patches], dim=1)
 
 
+def warn_if_attentions_unavailable(config, kwargs: dict) -> None:
+    """Warns, as transformers' SDPA path does, when attention probabilities are asked for from a kernel that does not
+    compute them (only `"eager"` does), instead of returning none without a word."""
+    wanted = kwargs.get("output_attentions", getattr(config, "output_attentions", False))
+    if wanted and config._attn_implementation not in (None, "eager"):
+        logger.warning_once(
+            f"output_attentions=True needs attn_implementation='eager'; this model runs "
+            f"{config._attn_implementation!r}, so no attentions are returned. Load it with "
+            "from_pretrained(..., attn_implementation='eager') or call model.set_attn_implementation('eager')."
+        )
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Softmax attention written out, as transformers' models define it for the `"eager"` implementation.
+
+    Args:
+        query (`torch.Tensor` of shape `(batch_size, num_heads, query_length, head_dim)`)
+        key, value (`torch.Tensor` of shape `(batch_size, num_heads, key_length, head_dim)`)
+        attention_mask (`torch.Tensor`, *optional*): additive mask broadcastable to the scores.
+    Returns:
+        The output `(batch_size, query_length, num_heads, head_dim)` and the probabilities `(batch_size, num_heads,
+        query_length, key_length)`.
+    """
+    attn_weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    attn_weights = F.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
+    return attn_output, attn_weights
+
+
+HALF_DTYPES = (torch.bfloat16, torch.float16)
+
+
 class VideoReCapVisionAttention(nn.Module):
     """
     Divided space-time attention of the frozen-in-time encoder. The CLS query attends to every token; each patch query
     attends to the CLS token and to the patches of its group: the same frame (`over="space"`) or the same spatial
     position in every frame (`over="time"`).
 
+    With `config._attn_implementation == "eager"` this is one masked attention over all tokens, whose probabilities
+    are returned; any other implementation of transformers' attention interface (`"sdpa"`, flash or flex kernels)
+    runs unmasked on the groups instead: one call for the CLS query and one for all groups of the batch, the
+    original's layout and a fraction of the work.
+
     Args:
-        hidden_size: width of the tokens.
-        num_heads: attention heads.
-        qkv_bias: whether the fused query/key/value projection has a bias.
-        attention_dropout: dropout on the attention probabilities during training.
+        config: the encoder configuration.
     """
 
-    def __init__(self, hidden_size: int, num_heads: int, qkv_bias: bool = True, attention_dropout: float = 0.0):
+    is_causal = False
+
+    def __init__(self, config: VideoReCapVisionConfig):
         super().__init__()
-        self.num_heads = num_heads
-        self.head_dim = hidden_size // num_heads
-        self.scale = self.head_dim**-0.5
-        self.attention_dropout = attention_dropout
-        self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=qkv_bias)
+        hidden_size = config.hidden_size
+        self.config = config
+        self.num_heads = config.num_attention_heads
+        self.head_dim = hidden_size // self.num_heads
+        self.scaling = self.head_dim**-0.5
+        self.attention_dropout = config.attention_dropout
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=config.qkv_bias)
         self.proj = nn.Linear(hidden_size, hidden_size)
 
-    def _attend(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        dropout = self.attention_dropout if self.training else 0.0
-        if query.device.type == "cpu" and query.dtype in (torch.bfloat16, torch.float16):
-            # torch's CPU attention kernels are slower in half precision than in float32 on these short groups (a
-            # clip's 4-frame temporal groups: 3.1 ms in bfloat16, 1.2 ms in float32 with the casts), and float32 is
-            # the more accurate of the two.
-            output = F.scaled_dot_product_attention(
-                query.float(), key.float(), value.float(), dropout_p=dropout, scale=self.scale
-            )
-            return output.to(query.dtype)
-        return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout, scale=self.scale)
-
-    def forward(self, hidden_states: torch.Tensor, num_frames: int, over: str) -> torch.Tensor:
+    def forward(
+        self, hidden_states: torch.Tensor, num_frames: int, over: str
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """
         Args:
             hidden_states (`torch.Tensor` of shape `(batch_size, 1 + num_frames * num_patches, hidden_size)`)
             num_frames (`int`): frames in the clip.
             over (`str`): `"space"` (attention within each frame) or `"time"` (across frames at each position).
         Returns:
-            `torch.Tensor` of the same shape as `hidden_states`.
+            `torch.Tensor` of the same shape as `hidden_states`, and with the `"eager"` implementation the attention
+            probabilities `(batch_size, num_heads, sequence_length, sequence_length)` (zero outside each query's
+            group), else `None`.
         """
         batch_size, seq_len, hidden_size = hidden_states.shape
         num_patches = (seq_len - 1) // num_frames
         # (batch, seq, 3 * hidden) -> 3 x (batch, heads, seq, head_dim); q | k | v, heads as the outer index.
         qkv = self.qkv(hidden_states).reshape(batch_size, seq_len, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        dropout = self.attention_dropout if self.training else 0.0
 
-        cls_output = self._attend(query[:, :, :1], key, value)  # (batch, heads, 1, head_dim)
+        if self.config._attn_implementation in (None, "eager"):
+            mask = self._group_mask(num_frames, num_patches, over, query.device, query.dtype)
+            attn_output, attn_weights = eager_attention_forward(
+                self, query, key, value, mask, scaling=self.scaling, dropout=dropout
+            )
+            return self.proj(attn_output.reshape(batch_size, seq_len, hidden_size)), attn_weights
+
+        attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+
+        def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            if self.config._attn_implementation == "sdpa" and q.device.type == "cpu" and q.dtype in HALF_DTYPES:
+                # torch's CPU attention kernels are slower in half precision than in float32 on these short groups
+                # (a clip's 4-frame temporal groups: 3.1 ms in bfloat16, 1.2 ms in float32 with the casts), and
+                # float32 is the more accurate of the two.
+                output, _ = attention_interface(
+                    self, q.float(), k.float(), v.float(), None, dropout=dropout, scaling=self.scaling
+                )
+                return output.to(q.dtype)
+            return attention_interface(self, q, k, v, None, dropout=dropout, scaling=self.scaling)[0]
+
+        cls_output = attend(query[:, :, :1], key, value)  # (batch, 1, heads, head_dim)
 
         if over == "space":
             num_groups, group_len = num_frames, num_patches
@@ -208,22 +317,31 @@ class VideoReCapVisionAttention(nn.Module):
         # Each group also sees the CLS key/value.
         cls_key = key[:, :, :1].repeat_interleave(num_groups, dim=0)
         cls_value = value[:, :, :1].repeat_interleave(num_groups, dim=0)
-        group_output = self._attend(
+        group_output = attend(
             to_groups(query),
             torch.cat([cls_key, to_groups(key)], dim=2),
             torch.cat([cls_value, to_groups(value)], dim=2),
         )
-        # (batch * groups, heads, group_len, head_dim) -> (batch, heads, frames * patches, head_dim)
+        # (batch * groups, group_len, heads, head_dim) -> (batch, frames * patches, heads, head_dim)
         if over == "space":
-            group_output = group_output.reshape(batch_size, num_frames, self.num_heads, num_patches, self.head_dim)
-            group_output = group_output.permute(0, 2, 1, 3, 4)
+            group_output = group_output.reshape(batch_size, num_frames * num_patches, self.num_heads, self.head_dim)
         else:
-            group_output = group_output.reshape(batch_size, num_patches, self.num_heads, num_frames, self.head_dim)
-            group_output = group_output.permute(0, 2, 3, 1, 4)
-        group_output = group_output.reshape(batch_size, self.num_heads, num_frames * num_patches, self.head_dim)
+            group_output = group_output.reshape(batch_size, num_patches, num_frames, self.num_heads, self.head_dim)
+            group_output = group_output.transpose(1, 2).reshape(batch_size, -1, self.num_heads, self.head_dim)
+        attn_output = torch.cat([cls_output, group_output], dim=1).reshape(batch_size, seq_len, hidden_size)
+        return self.proj(attn_output), None
 
-        attn_output = torch.cat([cls_output, group_output], dim=2).transpose(1, 2).reshape(batch_size, seq_len, -1)
-        return self.proj(attn_output)
+    @staticmethod
+    def _group_mask(
+        num_frames: int, num_patches: int, over: str, device: torch.device, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """Additive `(seq, seq)` mask of the divided attention: 0 where a query may attend, the dtype's minimum
+        elsewhere (patch tokens see the CLS token and their own frame or spatial position; CLS sees everything)."""
+        positions = torch.arange(num_frames * num_patches, device=device)
+        group = positions // num_patches if over == "space" else positions % num_patches
+        group = torch.cat([group.new_full((1,), -1), group])  # CLS: group -1
+        allowed = (group[:, None] == group[None, :]) | (group[:, None] == -1) | (group[None, :] == -1)
+        return torch.zeros(allowed.shape, device=device, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
 
 
 class VideoReCapVisionLayer(GradientCheckpointingLayer):
@@ -233,13 +351,9 @@ class VideoReCapVisionLayer(GradientCheckpointingLayer):
         super().__init__()
         hidden_size, eps = config.hidden_size, config.layer_norm_eps
         self.temporal_layernorm = nn.LayerNorm(hidden_size, eps=eps)
-        self.temporal_attention = VideoReCapVisionAttention(
-            hidden_size, config.num_attention_heads, config.qkv_bias, config.attention_dropout
-        )
+        self.temporal_attention = VideoReCapVisionAttention(config)
         self.layernorm_before = nn.LayerNorm(hidden_size, eps=eps)
-        self.attention = VideoReCapVisionAttention(
-            hidden_size, config.num_attention_heads, config.qkv_bias, config.attention_dropout
-        )
+        self.attention = VideoReCapVisionAttention(config)
         self.layernorm_after = nn.LayerNorm(hidden_size, eps=eps)
         self.mlp = Mlp(hidden_size, config.intermediate_size, act_layer=get_act_layer(config.hidden_act))
 
@@ -251,13 +365,29 @@ class VideoReCapVisionLayer(GradientCheckpointingLayer):
         Returns:
             `torch.Tensor` of the same shape.
         """
-        temporal_output = self.temporal_attention(self.temporal_layernorm(hidden_states), num_frames, over="time")
+        temporal_output, _ = self.temporal_attention(self.temporal_layernorm(hidden_states), num_frames, over="time")
         # Frozen-in-time wiring: the temporal output only shapes the input of the spatial attention; the spatial
         # residual is added to the block input, so the temporal output never enters the residual stream directly.
         spatial_input = self.layernorm_before(hidden_states + temporal_output)
-        hidden_states = hidden_states + self.attention(spatial_input, num_frames, over="space")
+        spatial_output, _ = self.attention(spatial_input, num_frames, over="space")
+        hidden_states = hidden_states + spatial_output
         hidden_states = hidden_states + self.mlp(self.layernorm_after(hidden_states))
         return hidden_states
+
+
+def temporal_attentions_follow_attentions(forward):
+    """
+    `output_attentions` also asks for the temporal attentions (`capture_outputs` records a key only when its own
+    `output_<key>` flag is set; transformers special-cases `cross_attentions` the same way).
+    """
+
+    @functools.wraps(forward)
+    def wrapper(self, *args, **kwargs):
+        if "output_temporal_attentions" not in kwargs:
+            kwargs["output_temporal_attentions"] = kwargs.get("output_attentions", self.config.output_attentions)
+        return forward(self, *args, **kwargs)
+
+    return wrapper
 
 
 class VideoReCapVisionPreTrainedModel(PreTrainedModel):
@@ -268,6 +398,15 @@ class VideoReCapVisionPreTrainedModel(PreTrainedModel):
     input_modalities = ("video",)
     supports_gradient_checkpointing = True
     _no_split_modules = ["VideoReCapVisionLayer"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    _can_record_outputs = {
+        "hidden_states": VideoReCapVisionLayer,
+        "attentions": OutputRecorder(VideoReCapVisionAttention, index=1, layer_name=".attention"),
+        "temporal_attentions": OutputRecorder(VideoReCapVisionAttention, index=1, layer_name=".temporal_attention"),
+    }
 
     def _init_weights(self, module: nn.Module):
         super()._init_weights(module)
@@ -318,23 +457,27 @@ class VideoReCapVisionModel(VideoReCapVisionPreTrainedModel):
                 f"{config.image_size}x{config.image_size} (use VideoReCapVideoProcessor)."
             )
 
-    @can_return_tuple
-    def forward(self, pixel_values_videos: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:
+    @temporal_attentions_follow_attentions
+    @capture_outputs(tie_last_hidden_states=False)
+    def forward(
+        self, pixel_values_videos: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
+    ) -> VideoReCapVisionModelOutput:
         r"""
         pixel_values_videos (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
             Normalised clip frames (see [`VideoReCapVideoProcessor`]).
 
-        Returns: `BaseModelOutputWithPooling` with `last_hidden_state` of shape
-        `(batch_size, 1 + num_frames * num_patches, hidden_size)` (final-LayerNormed dense tokens, CLS first) and
-        `pooler_output` of shape `(batch_size, hidden_size)` (the CLS feature used at segment and video level).
+        Returns: [`VideoReCapVisionModelOutput`]: `last_hidden_state` `(batch_size, 1 + num_frames * num_patches,
+        hidden_size)` (final-LayerNormed dense tokens, CLS first), `pooler_output` `(batch_size, hidden_size)` (the CLS
+        feature used at segment and video level), and the hidden states and attentions when asked for.
         """
         self.check_pixel_values(pixel_values_videos)
+        warn_if_attentions_unavailable(self.config, kwargs)
         num_frames = pixel_values_videos.shape[1]
         hidden_states = self.pre_layernorm(self.embeddings(pixel_values_videos))
         for layer in self.layers:
             hidden_states = layer(hidden_states, num_frames)
         hidden_states = self.post_layernorm(hidden_states)
-        return BaseModelOutputWithPooling(last_hidden_state=hidden_states, pooler_output=hidden_states[:, 0])
+        return VideoReCapVisionModelOutput(last_hidden_state=hidden_states, pooler_output=hidden_states[:, 0])
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -643,6 +786,13 @@ class VideoReCapModel(VideoReCapPreTrainedModel):
     One instance serves the three levels, selected by `level`.
     """
 
+    # The decoder's outputs; the encoder and the Q-Formers record their own when called with these flags.
+    _can_record_outputs = {
+        "hidden_states": VideoReCapDecoderLayer,
+        "attentions": OutputRecorder(GPT2Attention, index=1, layer_name=".attn"),
+        "cross_attentions": OutputRecorder(GPT2Attention, index=1, layer_name=".cross_attention"),
+    }
+
     def __init__(self, config: VideoReCapConfig):
         super().__init__(config)
         # The decoder is built from GPT-2 modules but is not a PreTrainedModel of its own, so its config does not get
@@ -682,17 +832,22 @@ class VideoReCapModel(VideoReCapPreTrainedModel):
             count += parameter.numel() if parameter.requires_grad else 0
         return count
 
-    def get_video_features(self, pixel_values_videos: torch.Tensor) -> BaseModelOutputWithPooling:
+    @can_return_tuple
+    def get_video_features(
+        self, pixel_values_videos: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
+    ) -> VideoReCapVisionModelOutput:
         r"""
         Encodes clips once, for the clip level (dense tokens) and the higher levels (CLS features).
 
         Args:
             pixel_values_videos (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`)
+            kwargs: `output_hidden_states`, `output_attentions`, `return_dict` (defaults: this model's config).
         Returns:
-            `BaseModelOutputWithPooling`: `last_hidden_state` `(batch_size, 1 + num_frames * num_patches,
-            vision_hidden_size)` and `pooler_output` (the CLS features) `(batch_size, vision_hidden_size)`.
+            [`VideoReCapVisionModelOutput`]: `last_hidden_state` `(batch_size, 1 + num_frames * num_patches,
+            vision_hidden_size)`, `pooler_output` (the CLS features) `(batch_size, vision_hidden_size)`, and the
+            encoder's hidden states and attentions when asked for.
         """
-        return self.vision_model(pixel_values_videos)
+        return self.vision_model(pixel_values_videos, return_dict=True, **kwargs)
 
     def get_query_embeddings(
         self,
@@ -801,7 +956,8 @@ class VideoReCapModel(VideoReCapPreTrainedModel):
                 f"{context_input_ids.shape[0]}."
             )
 
-    @can_return_tuple
+    @capture_outputs
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -816,7 +972,7 @@ class VideoReCapModel(VideoReCapPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         cache: Cache | None = None,
         use_cache: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> VideoReCapModelOutput:
         r"""
         input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
@@ -907,15 +1063,19 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
         """See [`VideoReCapModel.set_trainable_levels`]; the language-modelling head (tied to `wte`) stays frozen."""
         return self.model.set_trainable_levels(levels)
 
-    def get_video_features(self, pixel_values_videos: torch.Tensor) -> BaseModelOutputWithPooling:
+    @can_return_tuple
+    def get_video_features(
+        self, pixel_values_videos: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
+    ) -> VideoReCapVisionModelOutput:
         """See [`VideoReCapModel.get_video_features`]."""
-        return self.model.get_video_features(pixel_values_videos)
+        return self.model.get_video_features(pixel_values_videos, return_dict=True, **kwargs)
 
     def get_query_embeddings(self, level: str, **inputs) -> tuple[torch.Tensor, torch.Tensor | None]:
         """See [`VideoReCapModel.get_query_embeddings`]."""
         return self.model.get_query_embeddings(level, **inputs)
 
     @can_return_tuple
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -932,7 +1092,7 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
         cache: Cache | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> VideoReCapCausalLMOutput:
         r"""
         Inputs as in [`VideoReCapModel.forward`], plus:
@@ -944,9 +1104,11 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
             passes no attention mask; that makes the loss depend on the padding of the batch, so we do not copy it.
         logits_to_keep (`int` or `torch.Tensor`, *optional*):
             Compute logits only for the last `logits_to_keep` positions (0: all).
+        kwargs: `output_hidden_states`, `output_attentions`, `return_dict`, and for the loss `num_items_in_batch`
+            (target tokens of the whole accumulated batch, passed by `Trainer`) and `shift_labels` (targets already
+            shifted, as sequence/context parallelism hands them out; then `labels` is not shifted again).
         """
-        # Trainer passes the number of target tokens in the whole (multi-process, accumulated) batch for the loss.
-        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
+        loss_kwargs = {name: kwargs.pop(name) for name in ("num_items_in_batch", "shift_labels") if name in kwargs}
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -960,22 +1122,24 @@ class VideoReCapForConditionalGeneration(VideoReCapPreTrainedModel, GenerationMi
             position_ids=position_ids,
             cache=cache,
             use_cache=use_cache,
+            return_dict=True,
             **kwargs,
         )
         hidden_states = outputs.last_hidden_state
         slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
         logits = self.lm_head(hidden_states[:, slice_indices, :])
         loss = None
-        if labels is not None:
-            loss = self.loss_function(
-                logits, labels, vocab_size=self.config.text_config.vocab_size, num_items_in_batch=num_items_in_batch
-            )
+        if labels is not None or "shift_labels" in loss_kwargs:
+            loss = self.loss_function(logits, labels, vocab_size=self.config.text_config.vocab_size, **loss_kwargs)
         return VideoReCapCausalLMOutput(
             loss=loss,
             logits=logits,
             cache=outputs.cache,
             encoder_hidden_states=outputs.encoder_hidden_states,
             video_features=outputs.video_features,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
         )
 
     @torch.no_grad()

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.processing_utils import ProcessorMixin
+from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, Unpack
 
 from .configuration_video_recap import LEVELS, VideoReCapConfig, merge_per_level, validate_level
+from .video_processing_video_recap import VideoReCapVideoProcessorKwargs
 
 
 FEATURE_SAMPLING_METHODS = ("masking", "uniform")
@@ -229,6 +230,14 @@ def sample_features(features: np.ndarray, num_features: int, method: str) -> tup
     raise ValueError(f"Unknown feature sampling method {method!r}; expected 'masking' or 'uniform'.")
 
 
+class VideoReCapProcessorKwargs(ProcessingKwargs, total=False):
+    """Keywords of [`VideoReCapProcessor.__call__`]: `videos_kwargs` go to the video processor; of `text_kwargs`,
+    `padding`, `max_length` and `truncation` shape the target captions."""
+
+    videos_kwargs: VideoReCapVideoProcessorKwargs
+    _defaults = {"text_kwargs": {"padding": "longest"}, "common_kwargs": {"return_tensors": "pt"}}
+
+
 class VideoReCapProcessor(ProcessorMixin):
     r"""
     Builds Video ReCap inputs for each level from a [`VideoReCapVideoProcessor`] and a GPT-2 tokenizer.
@@ -247,6 +256,8 @@ class VideoReCapProcessor(ProcessorMixin):
             counts and sampling, context separator and length, window seconds), keyed by level; missing fields take
             the released model's values.
     """
+
+    valid_processor_kwargs = VideoReCapProcessorKwargs
 
     def __init__(self, video_processor=None, tokenizer=None, input_settings: dict | None = None, **kwargs):
         if tokenizer is not None and tokenizer.pad_token is None:
@@ -339,10 +350,9 @@ class VideoReCapProcessor(ProcessorMixin):
         text: str | list[str] | None = None,
         context: Sequence[str | Sequence[str]] | None = None,
         video_features: Sequence[np.ndarray | torch.Tensor] | np.ndarray | torch.Tensor | None = None,
-        level: str = "clip",
+        level: str | None = None,
         max_new_tokens: int | None = None,
-        return_tensors: str | None = "pt",
-        **kwargs,
+        **kwargs: Unpack[VideoReCapProcessorKwargs],
     ) -> BatchFeature:
         r"""
         Args:
@@ -351,16 +361,24 @@ class VideoReCapProcessor(ProcessorMixin):
             context (`list`, *optional*): per sample, the previous level's captions (a list of strings, joined as the
                 level expects) or an already joined string.
             video_features (*optional*): per sample, the CLS features `(num_clips, width)` of the window.
-            level (`str`): `"clip"`, `"segment"` or `"video"`.
+            level (`str`, *optional*, defaults to `"clip"`): `"clip"`, `"segment"` or `"video"`.
             max_new_tokens (`int`, *optional*): the level's generation budget; target captions are cut to fit it.
-            return_tensors (`str`, *optional*, defaults to `"pt"`)
-            kwargs: passed to the video processor.
+            kwargs ([`VideoReCapProcessorKwargs`]): `return_tensors` (default `"pt"`), video processor keywords
+                (flat or as `videos_kwargs`), and for the targets `padding` (`"longest"` or `"max_length"`),
+                `max_length` and `truncation` (flat or as `text_kwargs`).
         Returns:
             `BatchFeature` with the keys the inputs call for (see the class docstring).
         """
+        level = "clip" if level is None else level
         self.get_input_settings(level)
         if videos is None and text is None and context is None and video_features is None:
             raise ValueError("Nothing to process: give videos, video_features, context and/or text.")
+        output_kwargs = self._merge_kwargs(
+            VideoReCapProcessorKwargs, tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs
+        )
+        text_kwargs, videos_kwargs = output_kwargs["text_kwargs"], output_kwargs["videos_kwargs"]
+        return_tensors = text_kwargs.pop("return_tensors", None)
+        videos_kwargs["return_tensors"] = "pt"
         data = {}
         if videos is not None:
             if level != "clip":
@@ -368,13 +386,21 @@ class VideoReCapProcessor(ProcessorMixin):
                     f"videos (frames) are the clip-level input; the {level} level takes video_features (CLS features "
                     "of its clips) and context (the previous level's captions)."
                 )
-            data.update(self.video_processor(videos, return_tensors="pt", **kwargs))
+            data.update(self.video_processor(videos, **videos_kwargs))
         if video_features is not None:
             data.update(self.prepare_video_features(video_features, level))
         if context is not None:
             data.update(self.prepare_context(context, level))
         if text is not None:
-            data.update(self.prepare_targets(text, max_new_tokens))
+            data.update(
+                self.prepare_targets(
+                    text,
+                    max_new_tokens,
+                    padding=text_kwargs.get("padding"),
+                    max_length=text_kwargs.get("max_length"),
+                    truncation=text_kwargs.get("truncation"),
+                )
+            )
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     def prepare_video_features(self, video_features, level: str) -> dict[str, torch.Tensor]:
@@ -432,10 +458,18 @@ class VideoReCapProcessor(ProcessorMixin):
         )
         return {"context_input_ids": encoding["input_ids"], "context_attention_mask": encoding["attention_mask"]}
 
-    def prepare_targets(self, text: str | Sequence[str], max_new_tokens: int | None = None) -> dict[str, torch.Tensor]:
+    def prepare_targets(
+        self,
+        text: str | Sequence[str],
+        max_new_tokens: int | None = None,
+        padding: bool | str | None = "longest",
+        max_length: int | None = None,
+        truncation: bool | str | None = None,
+    ) -> dict[str, torch.Tensor]:
         """
         Target captions as `<|endoftext|> caption <|endoftext|>` (captions used as stored; with `max_new_tokens`, at
-        most `max_new_tokens - 1` tokens so that the caption and its EOS fit the generation budget), right-padded.
+        most `max_new_tokens - 1` tokens so that the caption and its EOS fit the generation budget), right-padded to
+        the longest (`padding="max_length"`: to `max_length`; with `truncation`, sequences are cut to `max_length`).
         Returns `input_ids`, `attention_mask` and `labels` (-100 on padding).
         """
         if isinstance(text, str):
@@ -446,7 +480,11 @@ class VideoReCapProcessor(ProcessorMixin):
         tokenized = self.tokenizer(list(text), add_special_tokens=False)["input_ids"]
         limit = max_new_tokens - 1 if max_new_tokens is not None else None
         sequences = [[bos] + tokens[:limit] + [eos] for tokens in tokenized]
+        if truncation and max_length is not None:
+            sequences = [sequence[:max_length] for sequence in sequences]
         length = max(len(sequence) for sequence in sequences)
+        if padding == "max_length" and max_length is not None:
+            length = max(length, max_length)
         input_ids = torch.full((len(sequences), length), pad, dtype=torch.long)
         attention_mask = torch.zeros((len(sequences), length), dtype=torch.long)
         for row, sequence in enumerate(sequences):
