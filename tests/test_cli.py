@@ -430,6 +430,17 @@ def test_follow_appends_to_output_and_resumes_without_duplicates(model_dir, reco
     assert output.read_text() == complete
 
 
+def test_follow_refuses_an_output_another_writer_holds(model_dir, recording, tmp_path, capsys):
+    from transformers_recap.engine.results import WriterLock
+
+    output = tmp_path / "events.jsonl"
+    with WriterLock(output):  # another --follow (or batch) writing the same file
+        assert caption(recording, "--model", model_dir, "--follow", "0.5", "--output", output) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("transformers-recap: error: ") and str(output) in error and "\n" not in error
+    assert not output.exists()
+
+
 def test_follow_usage_errors(model_dir, recording, tmp_path, capsys):
     assert caption(recording, "--model", model_dir, "--follow", "--format", "srt") == 1
     assert "--follow writes JSON lines" in capsys.readouterr().err

@@ -346,29 +346,40 @@ def _caption_follow(args: argparse.Namespace, options: dict[str, Any]) -> int:
         raise CommandError(f"--follow needs a positive idle time in seconds, got {args.follow:g}")
     if args.format not in (None, "json"):
         raise CommandError("--follow writes JSON lines; use --format json")
-    from .engine.results import append_line, drop_torn_line
+    from .engine.results import ResultsFileError, WriterLock, append_line, drop_torn_line
     from .engine.video_io import VideoDecodingError
 
     def key(event: dict[str, Any]) -> tuple:
         return event.get("level"), event.get("index"), event.get("final")
 
-    recorded = set()
-    if args.output and os.path.isfile(args.output):
-        drop_torn_line(args.output)
-        for line in Path(args.output).read_text(encoding="utf-8").splitlines():
-            try:
-                recorded.add(key(json.loads(line)))
-            except (json.JSONDecodeError, AttributeError):
-                continue
+    def recorded_events() -> set[tuple]:
+        recorded = set()
+        if os.path.isfile(args.output):
+            drop_torn_line(args.output)
+            for line in Path(args.output).read_text(encoding="utf-8").splitlines():
+                try:
+                    recorded.add(key(json.loads(line)))
+                except (json.JSONDecodeError, AttributeError):
+                    continue
+        return recorded
+
     recap = _build_pipeline(args)
     try:
-        for event in recap(args.input, stream=True, follow=True, idle_seconds=args.follow, **options):
-            record = event.to_dict()
-            if args.output and key(record) not in recorded:
-                append_line(args.output, record)
-            elif not args.output:
-                print(json.dumps(record, ensure_ascii=False), flush=True)
-    except VideoDecodingError as error:
+        events = recap(args.input, stream=True, follow=True, idle_seconds=args.follow, **options)
+        if not args.output:
+            for event in events:
+                print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
+            return 0
+        # One writer at a time, as for batch results: a second --follow on the same output is refused at once.
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with WriterLock(args.output):
+            recorded = recorded_events()
+            for event in events:
+                record = event.to_dict()
+                if key(record) not in recorded:
+                    append_line(args.output, record)
+                    recorded.add(key(record))
+    except (VideoDecodingError, ResultsFileError) as error:
         raise CommandError(str(error)) from None
     return 0
 

@@ -10,7 +10,7 @@ written and a rerun never duplicates.
 - A record is appended with one `write` on an `O_APPEND` descriptor and synced, so a line is either whole or, after a
   kill, the torn last line, which the next writer removes.
 - One process writes a results file at a time: [`ResultsFile`] holds an exclusive `flock` on `<results>.lock` (holding
-  the writer's pid) while it is open; a second writer is refused at once with [`ResultsLockedError`].
+  the writer's pid, [`WriterLock`]) while it is open; a second writer is refused at once with [`ResultsLockedError`].
 
 Only the standard library is used (fcntl: POSIX systems).
 """
@@ -142,72 +142,27 @@ def drop_torn_line(path: str | os.PathLike) -> None:
             file.truncate(complete)
 
 
-class ResultsFile:
-    r"""
-    A results file opened for writing by this process: a context manager that takes the lock, drops a torn last line
-    and reads the finished records; released on exit.
-
-    Args:
-        path (`str` or `os.PathLike`): the JSON-lines file (created, with its directory, on the first append).
+class WriterLock:
+    """
+    The one-writer lock of an append-only file: an exclusive `flock` on `<path>.lock`, which holds the writer's pid,
+    taken on entering and released (the lock file removed) on exit. [`ResultsFile`] takes it; so does anything else
+    that appends to such a file (the `--follow` event log).
 
     Raises (on entering):
         [`ResultsLockedError`]: another process holds the lock.
-        [`ResultsFileError`]: the file is not a results file or cannot be written.
-
-    Example:
-
-    ```python
-    >>> with ResultsFile("results.jsonl") as results:
-    ...     key = video_key("a.mp4")
-    ...     if key not in results.finished:
-    ...         results.append({**key.to_record(), "summary": "..."})
-    ```
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         self.lock_path = f"{self.path}.lock"
-        self.finished: dict[VideoKey, dict[str, Any]] = {}
         self._lock_descriptor: int | None = None
 
-    def __enter__(self) -> "ResultsFile":
-        if os.path.isdir(self.path):
-            raise ResultsFileError(f"{self.path}: is a directory; a results file is a .jsonl file")
-        try:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._lock()
-        except OSError as error:
-            raise ResultsFileError(f"{self.path}: cannot be written ({error.strerror or error})") from None
-        try:
-            records, complete = read_records(self.path)
-            if os.path.exists(self.path) and os.path.getsize(self.path) > complete:
-                os.truncate(self.path, complete)
-        except BaseException:
-            self._unlock()
-            raise
-        self.finished = {VideoKey.from_record(record): record for record in records}
+    def __enter__(self) -> "WriterLock":
+        self._lock()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self._unlock()
-
-    def append(self, record: dict[str, Any]) -> None:
-        """Appends one record (starting with its key's fields) with a single synced write."""
-        append_line(self.path, record)
-        self.finished[VideoKey.from_record(record)] = record
-
-    def drop_errors(self, keys: Iterable[VideoKey]) -> int:
-        """
-        Removes the error records of `keys` (rewriting the file atomically), so that those videos are pending again;
-        returns how many were removed.
-        """
-        retry = {key for key in keys if "error" in self.finished.get(key, {})}
-        if retry:
-            records, _ = read_records(self.path)
-            kept = [record for record in records if not ("error" in record and VideoKey.from_record(record) in retry)]
-            write_atomically(self.path, "".join(map(_record_line, kept)))
-            self.finished = {key: record for key, record in self.finished.items() if key not in retry}
-        return len(retry)
 
     def _lock(self) -> None:
         while True:
@@ -242,12 +197,80 @@ class ResultsFile:
         self._lock_descriptor = None
 
 
+class ResultsFile:
+    r"""
+    A results file opened for writing by this process: a context manager that takes the lock, drops a torn last line
+    and reads the finished records; released on exit.
+
+    Args:
+        path (`str` or `os.PathLike`): the JSON-lines file (created, with its directory, on the first append).
+
+    Raises (on entering):
+        [`ResultsLockedError`]: another process holds the lock.
+        [`ResultsFileError`]: the file is not a results file or cannot be written.
+
+    Example:
+
+    ```python
+    >>> with ResultsFile("results.jsonl") as results:
+    ...     key = video_key("a.mp4")
+    ...     if key not in results.finished:
+    ...         results.append({**key.to_record(), "summary": "..."})
+    ```
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self.finished: dict[VideoKey, dict[str, Any]] = {}
+        self._writer = WriterLock(self.path)
+
+    def __enter__(self) -> "ResultsFile":
+        if os.path.isdir(self.path):
+            raise ResultsFileError(f"{self.path}: is a directory; a results file is a .jsonl file")
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._writer.__enter__()
+        except OSError as error:
+            raise ResultsFileError(f"{self.path}: cannot be written ({error.strerror or error})") from None
+        try:
+            records, complete = read_records(self.path)
+            if os.path.exists(self.path) and os.path.getsize(self.path) > complete:
+                os.truncate(self.path, complete)
+        except BaseException:
+            self._writer.__exit__(None, None, None)
+            raise
+        self.finished = {VideoKey.from_record(record): record for record in records}
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._writer.__exit__(*exc_info)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Appends one record (starting with its key's fields) with a single synced write."""
+        append_line(self.path, record)
+        self.finished[VideoKey.from_record(record)] = record
+
+    def drop_errors(self, keys: Iterable[VideoKey]) -> int:
+        """
+        Removes the error records of `keys` (rewriting the file atomically), so that those videos are pending again;
+        returns how many were removed.
+        """
+        retry = {key for key in keys if "error" in self.finished.get(key, {})}
+        if retry:
+            records, _ = read_records(self.path)
+            kept = [record for record in records if not ("error" in record and VideoKey.from_record(record) in retry)]
+            write_atomically(self.path, "".join(map(_record_line, kept)))
+            self.finished = {key: record for key, record in self.finished.items() if key not in retry}
+        return len(retry)
+
+
 __all__ = [
     "append_line",
     "drop_torn_line",
     "ResultsFile",
     "ResultsFileError",
     "ResultsLockedError",
+    "WriterLock",
     "VideoKey",
     "read_records",
     "video_key",
