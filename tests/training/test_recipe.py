@@ -115,3 +115,49 @@ def test_script_reports_a_bad_recipe_in_one_line(tmp_path, capsys):
     path = write_recipe(tmp_path, pseudo="yes")
     assert module.main(["--config", str(path)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: {path}: pseudo must be true or false, got 'yes'."]
+
+
+@pytest.mark.slow
+def test_tiny_recipe_end_to_end_mixes_pseudo_data_into_the_curriculum(tmp_path, capsys):
+    """The shipped teacher and smoke configurations, shrunk: about 100 s of CPU."""
+    import json
+    import pickle
+
+    tiny_data = (
+        "{train: {num_videos: 6, seed: 0, num_narration_only_videos: 4}, validation: {num_videos: 2, seed: 1000}, "
+        "size: 32, fps: 4, clips_per_segment: 4, segments_per_video: 2}"
+    )
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(
+        yaml.safe_dump(
+            {
+                "output_dir": str(tmp_path / "out"),
+                "teacher": {
+                    "config": str(EXAMPLES / "configs" / "teacher_synthetic.yaml"),
+                    "overrides": [
+                        f"data.synthetic={tiny_data}",
+                        "model.config={model_type: t5, d_model: 32, d_ff: 64, d_kv: 16, num_layers: 2, "
+                        "num_heads: 2, dropout_rate: 0.0}",
+                        "training.num_train_epochs=80",
+                    ],
+                },
+                "curriculum": {
+                    "config": str(EXAMPLES / "configs" / "smoke_synthetic.yaml"),
+                    "overrides": ["data.synthetic.train={num_videos: 6, seed: 0, num_narration_only_videos: 4}"],
+                },
+            }
+        )
+    )
+    config = load_recipe_config(recipe_file)
+    results = recipe.run_recipe(config)
+    assert set(results["curriculum"]) == {"clip", "segment", "video"}
+    annotations = config.data_dir / "annotations"
+    pseudo_segments = pickle.loads((annotations / "segments_train_pseudo.pkl").read_bytes())
+    pseudo_videos = json.loads((annotations / "videos_train_pseudo.json").read_text())
+    narration_only = {f"synthetic-0-{index:05d}" for index in range(6, 10)}
+    assert pseudo_segments and {record["vid"] for record in pseudo_segments} <= narration_only
+    assert pseudo_videos and {record["vid"] for record in pseudo_videos} <= narration_only
+    extracted = pickle.loads(
+        (config.curriculum_dir / "annotations" / "segment" / "segments_train_pseudo.pkl").read_bytes()
+    )
+    assert len(extracted) == len(pseudo_segments)
