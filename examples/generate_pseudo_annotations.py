@@ -12,7 +12,7 @@ reads them with `data.pseudo: true`. A killed run loses nothing already written:
 import argparse
 import sys
 
-from transformers_recap.training.teacher.cli import add_pseudo_arguments, run_pseudo
+from transformers_recap.training.teacher_cli import add_pseudo_arguments, run_pseudo
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -13,7 +13,7 @@ with it. See `transformers_recap.training.teacher` for the pair sampling and the
 import argparse
 import sys
 
-from transformers_recap.training.teacher.cli import add_teacher_arguments, run_teacher
+from transformers_recap.training.teacher_cli import add_teacher_arguments, run_teacher
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -10,6 +10,8 @@ The `transformers-recap` command.
     transformers-recap caption RECORDING.ts --model DIR_OR_ID --follow [IDLE_SECONDS] [--output EVENTS.jsonl]
     transformers-recap convert --clip CLIP.pt --segment SEG.pt --video VID.pt --output DIR
     transformers-recap demo [--seed N]
+    transformers-recap teacher --config TEACHER.yaml [KEY=VALUE ...]
+    transformers-recap pseudo --config TEACHER.yaml [--teacher DIR]
 
 Each subcommand is a function `add_<name>_parser(subparsers)` listed in `SUBCOMMANDS`; it registers its arguments
 and sets `handler` to a function `(args) -> exit code`.
@@ -26,6 +28,7 @@ from typing import Any
 
 from .conversion.arguments import add_arguments as add_convert_arguments
 from .levels import LEVELS
+from .training.teacher_cli import add_pseudo_parser, add_teacher_parser
 
 
 PROG = "transformers-recap"
@@ -656,6 +659,8 @@ SUBCOMMANDS: list[Callable[["argparse._SubParsersAction"], None]] = [
     add_merge_parser,
     add_convert_parser,
     add_demo_parser,
+    add_teacher_parser,
+    add_pseudo_parser,
 ]
 """Functions that each register one subcommand; add new ones here."""
 

@@ -342,3 +342,18 @@ def test_gpt2_teacher_with_lora_one_model_per_task(tiny_hcap, tmp_path, capsys):
                 )
             new_tokens = output[0, len(ids) :]
             assert tokenizer.decode(new_tokens, skip_special_tokens=True).strip() == record["prediction"]
+
+
+def test_teacher_and_pseudo_are_subcommands_of_the_cli(tmp_path, capsys):
+    from transformers_recap import cli
+
+    config = tiny_teacher_config(tmp_path / "run", tmp_path / "data", TINY_T5)
+    config["model"]["lora"] = "yes"
+    path = write_config(tmp_path / "bad.yaml", config)
+    assert cli.main(["teacher", "--config", str(path)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == [f"error: {path}: model.lora must be a mapping or null, got 'yes'."]
+    assert cli.main(["pseudo", "--config", str(path), "--batch-size", "0"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[0].startswith("error: ")
+    args = cli.build_parser().parse_args(["pseudo", "--config", "t.yaml", "--max-videos", "3", "pseudo.batch_size=8"])
+    assert (args.config, args.max_videos, args.overrides) == ("t.yaml", 3, ["pseudo.batch_size=8"])

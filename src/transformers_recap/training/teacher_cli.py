@@ -1,15 +1,15 @@
 # Copyright 2026 The transformers-recap authors. Licensed under the Apache License, Version 2.0.
 """
 Command-line entry points of the teacher step: `add_teacher_parser` / `run_teacher` (training and evaluation) and
-`add_pseudo_parser` / `run_pseudo` (pseudo annotations). `examples/train_llm_teacher.py` and
-`examples/generate_pseudo_annotations.py` call them.
+`add_pseudo_parser` / `run_pseudo` (pseudo annotations). They are the `transformers-recap teacher` and
+`transformers-recap pseudo` subcommands; `examples/train_llm_teacher.py` and `examples/generate_pseudo_annotations.py`
+call the same functions. This module imports only `argparse` until a command runs, so `transformers-recap --help`
+stays fast.
 """
 
 import argparse
 import dataclasses
 import sys
-
-from accelerate import PartialState
 
 
 def add_teacher_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -53,8 +53,10 @@ def _error(error: BaseException) -> int:
 
 def run_teacher(args: argparse.Namespace) -> int:
     """Trains and evaluates the teacher of `args.config`; prints the Table 6a row. Returns the exit code."""
-    from .options import load_teacher_config
-    from .training import format_teacher_table, train_teacher
+    from accelerate import PartialState
+
+    from .teacher.options import load_teacher_config
+    from .teacher.training import format_teacher_table, train_teacher
 
     try:
         config = load_teacher_config(args.config, overrides=args.overrides, output_dir=args.output_dir)
@@ -74,8 +76,10 @@ def run_teacher(args: argparse.Namespace) -> int:
 
 def run_pseudo(args: argparse.Namespace) -> int:
     """Writes (or resumes writing) the pseudo annotations of `args.config`. Returns the exit code."""
-    from .options import load_teacher_config
-    from .pseudo import generate_pseudo_annotations
+    from accelerate import PartialState
+
+    from .teacher.options import load_teacher_config
+    from .teacher.pseudo import generate_pseudo_annotations
 
     try:
         config = load_teacher_config(args.config, overrides=args.overrides)
@@ -111,19 +115,27 @@ def run_pseudo(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_teacher_parser(subparsers) -> argparse.ArgumentParser:
-    """`teacher`: fine-tune and evaluate the LLM teacher."""
-    parser = subparsers.add_parser("teacher", help="fine-tune and evaluate the LLM teacher (Sec. 3.4)")
+def add_teacher_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """`transformers-recap teacher`: fine-tune and evaluate the LLM teacher."""
+    parser = subparsers.add_parser(
+        "teacher",
+        help="fine-tune and evaluate the LLM teacher (Sec. 3.4)",
+        description="Fine-tune the LLM teacher on the manual annotations and evaluate it by generation.",
+    )
     add_teacher_arguments(parser)
-    parser.set_defaults(func=run_teacher)
+    parser.set_defaults(handler=run_teacher)
     return parser
 
 
-def add_pseudo_parser(subparsers) -> argparse.ArgumentParser:
-    """`pseudo-annotations`: write pseudo segment descriptions and video summaries with a trained teacher."""
-    parser = subparsers.add_parser("pseudo-annotations", help="write pseudo annotations with a trained LLM teacher")
+def add_pseudo_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """`transformers-recap pseudo`: write pseudo segment descriptions and video summaries with a trained teacher."""
+    parser = subparsers.add_parser(
+        "pseudo",
+        help="write pseudo annotations with a trained LLM teacher (resumable)",
+        description="Write segments_train_pseudo.pkl and videos_train_pseudo.json with a trained LLM teacher.",
+    )
     add_pseudo_arguments(parser)
-    parser.set_defaults(func=run_pseudo)
+    parser.set_defaults(handler=run_pseudo)
     return parser
 
 
