@@ -8,7 +8,8 @@ the times, the speed-ups and whether the greedy tokens are identical.
 With `--compare-with FILE`, a second implementation of `onednn_linear_layers` (e.g. an earlier version, from
 `git show REV:src/transformers_recap/engine/cpu_matmul.py > FILE`) runs alongside.
 
-    python benchmarks/benchmark_cpu_matmul.py [--tokens 20] [--batch-size 4] [--rounds 3] [--compare-with FILE]
+    python benchmarks/benchmark_cpu_matmul.py [--tokens 20] [--batch-size 4] [--rounds 3] [--threads 1]
+        [--compare-with FILE]
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--compare-with", help="a file defining another onednn_linear_layers")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"# oneDNN linear layers vs torch's default ({machine_line()}; {load_line()})")
 
     for dtype in (torch.float32, torch.bfloat16):

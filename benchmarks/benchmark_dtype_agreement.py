@@ -11,21 +11,15 @@ paraphrase), and the wall time of each dtype.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from functools import partial
 from pathlib import Path
 
 import torch
-from recap_benchmark_utils import machine_line, timed
+from recap_benchmark_utils import machine_line, timed, unseen_synthetic_videos
 
 from transformers_recap import HierarchicalCaptioner, VideoReCapForConditionalGeneration, VideoReCapProcessor
-from transformers_recap.data.synthetic import (
-    SYNTHETIC_SETTINGS_FILE,
-    parse_clip_caption,
-    plan_synthetic_video,
-    render_synthetic_video,
-)
+from transformers_recap.data.synthetic import parse_clip_caption
 from transformers_recap.demo import demo_model_path
 
 
@@ -41,25 +35,9 @@ def main() -> None:
     args = parser.parse_args()
 
     model_dir = Path(args.model or demo_model_path())
-    layout = json.loads((model_dir / SYNTHETIC_SETTINGS_FILE).read_text())
-    seeds = [
-        seed for seed in range(args.first_seed, args.first_seed + 10 * args.videos) if seed not in layout["seeds"]
-    ]
     processor = VideoReCapProcessor.from_pretrained(model_dir)
     with tempfile.TemporaryDirectory() as directory:
-        truths, paths = [], []
-        for seed in seeds[: args.videos]:
-            truth = plan_synthetic_video(
-                f"synthetic-{seed}-00000",
-                (seed, 0),
-                clip_seconds=layout["clip_seconds"],
-                clips_per_segment=layout["clips_per_segment"],
-                segments_per_video=layout["segments_per_video"],
-            )
-            path = Path(directory) / f"{truth.video_uid}.mp4"
-            render_synthetic_video(path, truth, size=layout["size"], fps=layout["fps"])
-            truths.append(truth)
-            paths.append(path)
+        truths, paths = unseen_synthetic_videos(model_dir, args.videos, args.first_seed, Path(directory))
         results, times = {}, {}
         for dtype in (torch.float32, torch.bfloat16):
             model = VideoReCapForConditionalGeneration.from_pretrained(model_dir, dtype=dtype).eval()

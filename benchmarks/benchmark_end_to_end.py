@@ -19,11 +19,13 @@ Full-size architecture (`VideoReCapConfig()`), random weights, this machine's CP
 
 Extrapolation rule: clip-level stages (frame decoding, encoder, clip Q-Former, clip decoding) scale by 900 / `--clips`;
 the segment level is measured on all 20 windows (the original's way on one window, x 20); the summary in full. With
-fewer clips than `--batch-size`, clip captions are decoded in smaller batches than a video-hour's, which overstates
-our decoding time. Random weights almost never emit EOS, so caption lengths are fixed as the original's measured parts
-assume (clip 20, segment 76, summary 119 tokens, `min_new_tokens = max_new_tokens`).
+fewer clips than `--batch-size`, our clip decoding is timed once more on a full batch (the measured clips' dense
+tokens repeated), the batch a video-hour decodes in; the original's way decodes the measured clips in one batch.
+Random weights almost never emit EOS, so caption lengths are fixed as the original's measured parts assume (clip 20,
+segment 76, summary 119 tokens, `min_new_tokens = max_new_tokens`).
 
-    python benchmarks/benchmark_end_to_end.py [--clips 8] [--dtypes float32,bfloat16] [--no-baseline] [--memory]
+    python benchmarks/benchmark_end_to_end.py [--clips 8] [--dtypes float32,bfloat16] [--threads 1] [--no-baseline]
+        [--memory]
 
 `--clips 8` (the default) takes about 5 minutes on 2 cores; `--clips 900` measures a whole video-hour of clips.
 """
@@ -31,6 +33,7 @@ assume (clip 20, segment 76, summary 119 tokens, `min_new_tokens = max_new_token
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import subprocess
 import sys
@@ -51,7 +54,7 @@ from recap_benchmark_utils import (
     synthetic_video,
 )
 
-from transformers_recap import HierarchicalCaptioner, TimedCaption
+from transformers_recap import HierarchicalCaptioner, TimedCaption, onednn_linear_layers
 from transformers_recap.engine.video_io import VideoClipReader
 
 
@@ -135,8 +138,13 @@ def hour_inputs(cls_features: torch.Tensor, clips: list[TimedCaption]):
 
 
 def run_ours(model, processor, video: Path, dtype: torch.dtype, batch_size: int) -> dict:
-    """Seconds per stage of one video-hour in `dtype` (clip stages extrapolated from the clips of `video`)."""
-    model.to(dtype)
+    """
+    Seconds per stage of one video-hour in `dtype` (clip stages extrapolated from the clips of `video`), on a copy of
+    the float32 `model` in that dtype (converting `model` itself would leave it with rounded weights for the
+    original's way).
+    """
+    if dtype != torch.float32:
+        model = copy.deepcopy(model).to(dtype)
     captioner = HierarchicalCaptioner(
         model, processor, batch_size=batch_size, level_generate_kwargs=fixed_lengths(), progress=False
     )
@@ -148,7 +156,8 @@ def run_ours(model, processor, video: Path, dtype: torch.dtype, batch_size: int)
         with VideoClipReader(video) as reader:
             num_clips = len(reader)
             start = time.perf_counter()
-            cls_features, clips = captioner.caption_clips(reader)
+            dense = []
+            cls_features, clips = captioner.caption_clips(reader, dense_features=dense)
             clip_wall = time.perf_counter() - start
         cls_rows, segment_features, segment_contexts = hour_inputs(cls_features, clips)
         start = time.perf_counter()
@@ -157,21 +166,32 @@ def run_ours(model, processor, video: Path, dtype: torch.dtype, batch_size: int)
         start = time.perf_counter()
         captioner.describe_windows("video", [cls_rows], [segments])
         video_wall = time.perf_counter() - start
+        scale = CLIPS_PER_HOUR / num_clips
+        seconds = dict(timer.seconds)
+        clip_decoding = (seconds["clip"] - seconds["clip Q-Former"]) * scale
+        if num_clips < batch_size:
+            # A video-hour decodes full batches: time one, on the measured clips' dense tokens repeated.
+            tokens = torch.cat(dense).to(dtype)
+            tokens = tokens.repeat(batch_size // num_clips + 1, 1, 1)[:batch_size]
+            with torch.no_grad(), onednn_linear_layers(model):
+                model.generate(video_features=tokens, level="clip", **fixed_lengths()["clip"])
+            full_batch = (
+                timer.seconds["clip"] - seconds["clip"] - (timer.seconds["clip Q-Former"] - seconds["clip Q-Former"])
+            )
+            clip_decoding = full_batch * CLIPS_PER_HOUR / batch_size
     finally:
         timer.remove()
-    scale = CLIPS_PER_HOUR / num_clips
-    seconds = timer.seconds
     stages = {
         "encoder": seconds["encoder"] * scale,
         "clip Q-Former": seconds["clip Q-Former"] * scale,
-        "clip decoding": (seconds["clip"] - seconds["clip Q-Former"]) * scale,
+        "clip decoding": clip_decoding,
         "segment level": segment_wall,
         "video level": video_wall,
     }
     return {
         "stages": stages,
         "frames": max(clip_wall - seconds["encoder"] - seconds["clip"], 0.0) * scale,
-        "clip_ids": torch.cat([ids for ids in timer.outputs["clip"]]),
+        "clip_ids": torch.cat(timer.outputs["clip"])[:num_clips],
         "segment_ids": timer.outputs["segment"][0][:1],
         "video_ids": timer.outputs["video"][0],
         "inputs": (cls_rows, segment_features, segment_contexts, segments),
@@ -181,7 +201,6 @@ def run_ours(model, processor, video: Path, dtype: torch.dtype, batch_size: int)
 def run_original_way(model, processor, video: Path, num_clips: int, inputs) -> dict:
     """The original's way on `num_clips` clips, one segment window and the summary (float32, default matmuls)."""
     cls_rows, segment_features, segment_contexts, segments = inputs
-    model.to(torch.float32)
     with VideoClipReader(video) as reader:
         frames = [clip.frames for clip, _ in zip(reader, range(num_clips), strict=False)]
     pixel_values = processor(videos=frames)["pixel_values_videos"]
@@ -275,6 +294,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--no-baseline", action="store_true", help="skip the original's way (about 2 minutes)")
     parser.add_argument("--memory", action="store_true", help="peak RSS for a 2- and a 10-minute video (bfloat16)")
+    parser.add_argument("--threads", type=int, help="torch threads, ceilings and stages alike")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "recap_benchmarks")
     parser.add_argument("--memory-child", nargs=3, metavar=("VIDEO", "DTYPE", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -282,6 +302,8 @@ def main() -> None:
         memory_child(args.memory_child[0], args.memory_child[1], int(args.memory_child[2]))
         return
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     names = args.dtypes.split(",")
     print(f"# One video-hour, full-size Video ReCap, random weights ({machine_line()})")
     print(f"# start: {load_line()}")
@@ -318,17 +340,17 @@ def main() -> None:
         if "float32" in results:
             ours = results["float32"]
             clip_ids, segment_ids, video_ids = original["ids"]
-            same = (
-                torch.equal(ours["clip_ids"][: args.clips], clip_ids)
-                and torch.equal(ours["segment_ids"], segment_ids)
-                and torch.equal(ours["video_ids"], video_ids)
-            )
+            same = {
+                f"{args.clips} clips": torch.equal(ours["clip_ids"], clip_ids),
+                "1 segment": torch.equal(ours["segment_ids"], segment_ids),
+                "summary": torch.equal(ours["video_ids"], video_ids),
+            }
             print(
-                f"float32 greedy tokens identical to the step-by-step loop ({args.clips} clips, 1 segment, summary): "
-                f"{same}"
+                "float32 greedy tokens identical to the step-by-step loop: "
+                + ", ".join(f"{part} {equal}" for part, equal in same.items())
             )
             if "bfloat16" in results:
-                bf16 = results["bfloat16"]["clip_ids"][: args.clips]
+                bf16 = results["bfloat16"]["clip_ids"]
                 agreement = (bf16 == clip_ids).all(dim=1).float().mean().item()
                 print(
                     f"bfloat16 clip captions equal to float32's: {agreement:.0%} (random weights; for a trained "

@@ -153,12 +153,14 @@ def encoder_levers(model, inputs: torch.Tensor, rounds: int, compile_variants: b
 
     def run(context):
         def call():
-            with context():
+            with context(), onednn_linear_layers(model):
                 return model.get_video_features(inputs).last_hidden_state
 
         return call
 
-    with torch.no_grad(), onednn_linear_layers(model):
+    # The compiled variants run outside the oneDNN routing: inductor chooses its own kernels (and cannot lower the
+    # routed operator on weights that are not graph constants).
+    with torch.no_grad():
         functions = {name: run(context) for name, context in variants.items()}
         if compile_variants:
             functions.update(compiled_variants(model, inputs))

@@ -6,6 +6,7 @@ trained on the fly (no Hub here), synthetic test videos, the original's decoding
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import resource
@@ -96,6 +97,31 @@ def synthetic_video(path: Path, seconds: float, fps: int = 30, width: int = 640,
     return path
 
 
+def unseen_synthetic_videos(model_dir: Path, count: int, first_seed: int, directory: Path) -> tuple[list, list[Path]]:
+    """
+    `count` Synthetic-HCap videos rendered with the layout of the model in `model_dir`, from seeds (from `first_seed`
+    on) that its training did not use: their plans (ground truth) and paths in `directory`.
+    """
+    from transformers_recap.data.synthetic import SYNTHETIC_SETTINGS_FILE, plan_synthetic_video, render_synthetic_video
+
+    layout = json.loads((model_dir / SYNTHETIC_SETTINGS_FILE).read_text())
+    seeds = [seed for seed in range(first_seed, first_seed + 10 * count) if seed not in layout["seeds"]]
+    truths, paths = [], []
+    for seed in seeds[:count]:
+        truth = plan_synthetic_video(
+            f"synthetic-{seed}-00000",
+            (seed, 0),
+            clip_seconds=layout["clip_seconds"],
+            clips_per_segment=layout["clips_per_segment"],
+            segments_per_video=layout["segments_per_video"],
+        )
+        path = directory / f"{truth.video_uid}.mp4"
+        render_synthetic_video(path, truth, size=layout["size"], fps=layout["fps"])
+        truths.append(truth)
+        paths.append(path)
+    return truths, paths
+
+
 def reference_greedy(model, level: str, steps: int, **inputs) -> torch.Tensor:
     """
     The original's decoding loop (`VideoRecap.generate`): the memory computed once, then every step re-runs the decoder
@@ -112,12 +138,19 @@ def reference_greedy(model, level: str, steps: int, **inputs) -> torch.Tensor:
     return ids
 
 
-def timed(function: Callable, repeats: int = 1) -> tuple[float, object]:
-    """Median wall time of `repeats` calls (after none: the first call is measured) and the last result."""
+def timed(
+    function: Callable, repeats: int = 1, synchronize: Callable[[], None] = lambda: None
+) -> tuple[float, object]:
+    """
+    Median wall time of `repeats` calls (after none: the first call is measured) and the last result; `synchronize`
+    (see [`synchronizer`]) runs before each clock reading, so that a GPU's queued work is counted.
+    """
     times, result = [], None
     for _ in range(repeats):
+        synchronize()
         start = time.perf_counter()
         result = function()
+        synchronize()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
 
@@ -166,37 +199,49 @@ def load_line() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
-def _seconds_per_call(function: Callable, seconds: float) -> float:
+def _seconds_per_call(function: Callable, seconds: float, synchronize: Callable[[], None]) -> float:
     calls, start = 0, time.perf_counter()
     while calls < 3 or time.perf_counter() - start < seconds:
         function()
         calls += 1
+    synchronize()
     return (time.perf_counter() - start) / calls
 
 
-def gemm_ceiling(dtype: torch.dtype, tokens: int, warmup_seconds: float = 1.5, seconds: float = 0.4) -> dict:
+def synchronizer(device: str | torch.device) -> Callable[[], None]:
+    """A function that waits for `device`'s queued work (a no-op on the CPU), for wall-clock timing."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def gemm_ceiling(
+    dtype: torch.dtype, tokens: int, device: str = "cpu", warmup_seconds: float = 1.5, seconds: float = 0.4
+) -> dict:
     """
-    GFLOP/s of a vision block's GEMM mix (`ENCODER_GEMMS`, `tokens` rows) in `dtype`: through `F.linear` ("default",
-    torch's choice: MKL in float32) and through oneDNN's linear primitive ("onednn", the kernel inductor emits),
-    and the better of the two ("best"). Warmed up for `warmup_seconds` first (shorter warm-ups read 30-60% low).
+    GFLOP/s of a vision block's GEMM mix (`ENCODER_GEMMS`, `tokens` rows) in `dtype` on `device`: through `F.linear`
+    ("default", torch's choice: MKL in float32 on the CPU, cuBLAS on CUDA) and, on the CPU, through oneDNN's linear
+    primitive ("onednn", the kernel inductor emits), and the better of the two ("best"). Warmed up for
+    `warmup_seconds` first (shorter warm-ups read 30-60% low).
     """
     import torch.nn.functional as F
 
     generator = torch.Generator().manual_seed(0)
     operands = [
         (
-            torch.randn(tokens, k, generator=generator).to(dtype),
-            torch.randn(n, k, generator=generator).to(dtype),
-            torch.randn(n, generator=generator).to(dtype),
+            torch.randn(tokens, k, generator=generator).to(device, dtype),
+            torch.randn(n, k, generator=generator).to(device, dtype),
+            torch.randn(n, generator=generator).to(device, dtype),
             count,
         )
         for k, n, count in ENCODER_GEMMS
     ]
     flops = sum(2 * tokens * w.shape[0] * w.shape[1] * count for _, w, _, count in operands)
-    paths = {
-        "default": F.linear,
-        "onednn": lambda x, w, b: torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], ""),
-    }
+    paths = {"default": F.linear}
+    if torch.device(device).type == "cpu":
+        paths["onednn"] = lambda x, w, b: torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
+    synchronize = synchronizer(device)
     result = {}
     with torch.no_grad():
         for name, linear in paths.items():
@@ -204,8 +249,9 @@ def gemm_ceiling(dtype: torch.dtype, tokens: int, warmup_seconds: float = 1.5, s
             while time.perf_counter() - start < warmup_seconds:
                 for x, w, b, _ in operands:
                     linear(x, w, b)
+            synchronize()
             total = sum(
-                _seconds_per_call(lambda x=x, w=w, b=b, linear=linear: linear(x, w, b), seconds) * count
+                _seconds_per_call(lambda x=x, w=w, b=b, linear=linear: linear(x, w, b), seconds, synchronize) * count
                 for x, w, b, count in operands
             )
             result[name] = flops / total / 1e9
