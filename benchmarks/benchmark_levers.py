@@ -36,24 +36,28 @@ import torch.nn.functional as F
 from recap_benchmark_utils import full_size_model, interleaved, load_line, machine_line
 
 from transformers_recap import onednn_linear_layers
+from transformers_recap.models.video_recap import modeling_video_recap
 from transformers_recap.models.video_recap.modeling_video_recap import VideoReCapVisionAttention
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # EXPERIMENTAL variants (benchmark only): proposed model changes, applied by replacing methods for the duration of a
-# `with` block. See README_SNIPPET_speed.md for the change they propose.
+# `with` block (README "Speed" reports what they measured).
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def grouped_attention_forward(self, hidden_states: torch.Tensor, num_frames: int, over: str) -> torch.Tensor:
-    """`VideoReCapVisionAttention.forward` with one key/value buffer per call and the output written in place."""
+def grouped_attention_forward(
+    self, hidden_states: torch.Tensor, num_frames: int, over: str
+) -> tuple[torch.Tensor, None]:
+    """`VideoReCapVisionAttention.forward` (SDPA path) with one key/value buffer per call and the output written in
+    place."""
     batch_size, seq_len, hidden_size = hidden_states.shape
     heads, head_dim = self.num_heads, self.head_dim
     num_patches = (seq_len - 1) // num_frames
     qkv = self.qkv(hidden_states).view(batch_size, seq_len, 3, heads, head_dim)
     # The CLS query attends to every token: views of the fused output, heads second.
     query_all, key_all, value_all = (qkv[:, :, index].transpose(1, 2) for index in range(3))
-    cls_output = F.scaled_dot_product_attention(query_all[:, :, :1], key_all, value_all, scale=self.scale)
+    cls_output = F.scaled_dot_product_attention(query_all[:, :, :1], key_all, value_all, scale=self.scaling)
     patches = qkv[:, 1:].view(batch_size, num_frames, num_patches, 3, heads, head_dim)
     if over == "time":
         patches = patches.transpose(1, 2)  # (batch, patch, frame, 3, heads, head_dim), a view
@@ -70,7 +74,7 @@ def grouped_attention_forward(self, hidden_states: torch.Tensor, num_frames: int
         query.to(attention_dtype),
         key_value[0].view(batch_size * num_groups, heads, 1 + group_len, head_dim),
         key_value[1].view(batch_size * num_groups, heads, 1 + group_len, head_dim),
-        scale=self.scale,
+        scale=self.scaling,
     )
     output = hidden_states.new_empty((batch_size, seq_len, heads, head_dim))
     output[:, 0] = cls_output[:, :, 0]
@@ -78,18 +82,14 @@ def grouped_attention_forward(self, hidden_states: torch.Tensor, num_frames: int
     if over == "time":
         target = target.transpose(1, 2)
     target.copy_(group_output.view(batch_size, num_groups, heads, group_len, head_dim).transpose(2, 3))
-    return self.proj(output.view(batch_size, seq_len, hidden_size))
-
-
-def native_dtype_attend(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """`VideoReCapVisionAttention._attend` without the float32 round trip."""
-    return F.scaled_dot_product_attention(query, key, value, scale=self.scale)
+    return self.proj(output.view(batch_size, seq_len, hidden_size)), None
 
 
 @contextlib.contextmanager
-def replaced(owner: type, name: str, function: Callable) -> Iterator[None]:
+def replaced(owner: object, name: str, value: object) -> Iterator[None]:
+    """`owner.name` (a method of a class, a constant of a module) set to `value` for the duration of the block."""
     original = getattr(owner, name)
-    setattr(owner, name, function)
+    setattr(owner, name, value)
     try:
         yield
     finally:
@@ -147,9 +147,8 @@ def encoder_levers(model, inputs: torch.Tensor, rounds: int, compile_variants: b
         "channels-last patch embedding": lambda: channels_last_patches(model),
     }
     if dtype == torch.bfloat16:
-        variants["bf16 SDPA (no fp32 round trip)"] = lambda: replaced(
-            VideoReCapVisionAttention, "_attend", native_dtype_attend
-        )
+        # The model runs CPU attention in float32 for the dtypes in HALF_DTYPES; none: bfloat16 SDPA kernels.
+        variants["bf16 SDPA (no fp32 round trip)"] = lambda: replaced(modeling_video_recap, "HALF_DTYPES", ())
 
     def run(context):
         def call():
