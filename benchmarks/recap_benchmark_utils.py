@@ -102,24 +102,12 @@ def unseen_synthetic_videos(model_dir: Path, count: int, first_seed: int, direct
     `count` Synthetic-HCap videos rendered with the layout of the model in `model_dir`, from seeds (from `first_seed`
     on) that its training did not use: their plans (ground truth) and paths in `directory`.
     """
-    from transformers_recap.data.synthetic import SYNTHETIC_SETTINGS_FILE, plan_synthetic_video, render_synthetic_video
+    from transformers_recap.data.synthetic import SYNTHETIC_SETTINGS_FILE, render_in_layout
 
     layout = json.loads((model_dir / SYNTHETIC_SETTINGS_FILE).read_text())
     seeds = [seed for seed in range(first_seed, first_seed + 10 * count) if seed not in layout["seeds"]]
-    truths, paths = [], []
-    for seed in seeds[:count]:
-        truth = plan_synthetic_video(
-            f"synthetic-{seed}-00000",
-            (seed, 0),
-            clip_seconds=layout["clip_seconds"],
-            clips_per_segment=layout["clips_per_segment"],
-            segments_per_video=layout["segments_per_video"],
-        )
-        path = directory / f"{truth.video_uid}.mp4"
-        render_synthetic_video(path, truth, size=layout["size"], fps=layout["fps"])
-        truths.append(truth)
-        paths.append(path)
-    return truths, paths
+    rendered = [render_in_layout(layout, seed, directory) for seed in seeds[:count]]
+    return [truth for truth, _ in rendered], [path for _, path in rendered]
 
 
 def reference_greedy(model, level: str, steps: int, **inputs) -> torch.Tensor:

@@ -63,8 +63,19 @@ def fetch() -> Path:
     version = transformers.__version__
     with tempfile.TemporaryDirectory() as download_dir:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-             f"transformers=={version}", "--dest", download_dir],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"transformers=={version}",
+                "--dest",
+                download_dir,
+            ],
             check=True,
         )
         archive = Path(download_dir) / f"transformers-{version}.tar.gz"

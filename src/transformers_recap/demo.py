@@ -17,8 +17,7 @@ from .data.synthetic import (
     SYNTHETIC_SETTINGS_FILE,
     SyntheticVideo,
     parse_clip_caption,
-    plan_synthetic_video,
-    render_synthetic_video,
+    render_in_layout,
 )
 from .engine import HierarchicalCaptioner, HierarchicalCaptions
 from .models.video_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor
@@ -115,16 +114,7 @@ def run_demo(
         raise ValueError(f"Seed {seed} generated the model's training or validation data; choose another.")
     output_dir = Path(output_dir or tempfile.mkdtemp(prefix="video-recap-demo-"))
     output_dir.mkdir(parents=True, exist_ok=True)
-    uid = f"synthetic-{seed}-00000"
-    truth = plan_synthetic_video(
-        uid,
-        (seed, 0),
-        clip_seconds=settings["clip_seconds"],
-        clips_per_segment=settings["clips_per_segment"],
-        segments_per_video=settings["segments_per_video"],
-    )
-    video_path = output_dir / f"{uid}.mp4"
-    render_synthetic_video(video_path, truth, size=settings["size"], fps=settings["fps"])
+    truth, video_path = render_in_layout(settings, seed, output_dir)
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     recap = VideoReCapForConditionalGeneration.from_pretrained(model_dir).to(device).eval()

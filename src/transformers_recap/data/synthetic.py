@@ -59,6 +59,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 
 import av
 import numpy as np
@@ -554,6 +555,24 @@ def render_synthetic_video(path: str | os.PathLike, video: SyntheticVideo, *, si
     os.replace(partial, path)
 
 
+def render_in_layout(layout: dict, seed: int, directory: str | os.PathLike) -> tuple[SyntheticVideo, Path]:
+    """
+    Plans and renders the video of `seed` in the layout a Synthetic-HCap model was trained on (the `size`, `fps`,
+    `clip_seconds`, `clips_per_segment` and `segments_per_video` of its `SYNTHETIC_SETTINGS_FILE`) into
+    `directory/synthetic-<seed>-00000.mp4`. Returns the plan (the ground truth) and the path.
+    """
+    video = plan_synthetic_video(
+        f"synthetic-{seed}-00000",
+        (seed, 0),
+        clip_seconds=layout["clip_seconds"],
+        clips_per_segment=layout["clips_per_segment"],
+        segments_per_video=layout["segments_per_video"],
+    )
+    path = Path(directory) / f"{video.video_uid}.mp4"
+    render_synthetic_video(path, video, size=layout["size"], fps=layout["fps"])
+    return video, path
+
+
 def _annotation_records(videos: list[SyntheticVideo]) -> tuple[list, list, list]:
     clips, segments, summaries = [], [], []
     for video in videos:
@@ -745,6 +764,7 @@ __all__ = [
     "iter_synthetic_frames",
     "parse_clip_caption",
     "plan_synthetic_video",
+    "render_in_layout",
     "render_synthetic_video",
 ]
 

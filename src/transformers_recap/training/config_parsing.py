@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+import yaml
+
 from ..data.synthetic import generate_synthetic_hcap
 
 
@@ -57,6 +59,21 @@ def join_key(where: str, key: str) -> str:
 
 def one_line(error: BaseException) -> str:
     return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
+def read_yaml_mapping(path: str | os.PathLike, error_class: type[ConfigError]) -> dict:
+    """The mapping a YAML configuration file holds; a missing file, bad YAML or another kind of value is an
+    `error_class` whose one-line message names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise error_class(f"Configuration file {path} does not exist.")
+    try:
+        mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise error_class(f"{path} is not valid YAML: {one_line(error)}") from None
+    if not isinstance(mapping, dict):
+        raise error_class(f"{path} must hold a mapping of settings.")
+    return mapping
 
 
 def default_of(function: Any, name: str) -> Any:

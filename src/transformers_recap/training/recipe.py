@@ -21,14 +21,12 @@ when the same command is run again.
 """
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .config_parsing import ConfigError, ConfigSource, parse_dataclass
+from .config_parsing import ConfigError, ConfigSource, parse_dataclass, read_yaml_mapping
 from .overrides import ConfigOverrideError, apply_overrides
 
 
@@ -84,14 +82,7 @@ def load_recipe_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -
     configurations are resolved against the recipe file's folder, `output_dir` against the current one.
     """
     path = Path(path)
-    if not path.is_file():
-        raise RecipeConfigError(f"Configuration file {path} does not exist.")
-    try:
-        mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise RecipeConfigError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
-    if not isinstance(mapping, Mapping):
-        raise RecipeConfigError(f"{path} must hold a mapping of settings.")
+    mapping = read_yaml_mapping(path, RecipeConfigError)
     try:
         mapping, applied = apply_overrides(mapping, overrides)
     except ConfigOverrideError as error:

@@ -67,7 +67,9 @@ def test_decoder_hidden_states_and_attentions(model):
         assert weights.shape == (2, model.config.text_config.num_attention_heads, 6, memory_length)
         torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
 
-    assert output.hidden_states is not None and model(input_ids=input_ids, level="segment", **inputs).attentions is None
+    assert (
+        output.hidden_states is not None and model(input_ids=input_ids, level="segment", **inputs).attentions is None
+    )
 
 
 def test_encoder_hidden_states_and_attentions(model):

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
 
-import yaml
 from huggingface_hub.errors import StrictDataclassError
 from transformers import Blip2QFormerConfig, GPT2Config, Seq2SeqTrainingArguments
 
@@ -36,6 +35,7 @@ from ..config_parsing import (
     join_key,
     one_line,
     parse_value,
+    read_yaml_mapping,
     unknown_key,
 )
 from ..overrides import ConfigOverrideError, apply_overrides
@@ -362,17 +362,7 @@ class CurriculumConfig:
 
 def read_config_mapping(path: str | os.PathLike) -> dict:
     """The mapping a curriculum YAML file holds (errors name the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CurriculumConfigError(f"Configuration file {path} does not exist.")
-    with open(path, encoding="utf-8") as file:
-        try:
-            config = yaml.safe_load(file)
-        except yaml.YAMLError as error:
-            raise CurriculumConfigError(f"{path} is not valid YAML: {one_line(error)}") from None
-    if not isinstance(config, dict):
-        raise CurriculumConfigError(f"{path} must hold a mapping of settings.")
-    return config
+    return read_yaml_mapping(path, CurriculumConfigError)
 
 
 def read_curriculum_config(

@@ -32,10 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-import yaml
 from transformers import Seq2SeqTrainingArguments
 
-from ..config_parsing import ConfigError, ConfigSource, SyntheticOptions, SyntheticSplit, parse_dataclass
+from ..config_parsing import (
+    ConfigError,
+    ConfigSource,
+    SyntheticOptions,
+    SyntheticSplit,
+    parse_dataclass,
+    read_yaml_mapping,
+)
 from ..overrides import ConfigOverrideError, apply_overrides
 
 
@@ -293,24 +299,12 @@ def load_teacher_config(
     Reads a teacher YAML file (relative paths in it are relative to the current directory), with `key=value`
     overrides (`training.learning_rate=1e-4`, see [`apply_overrides`]) and `output_dir` (`--output-dir`) on top.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise TeacherConfigError(f"Configuration file {path} does not exist.")
-    with open(path, encoding="utf-8") as file:
-        try:
-            mapping = yaml.safe_load(file)
-        except yaml.YAMLError as error:
-            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise TeacherConfigError(f"{path} is not valid YAML: {first_line}") from None
+    mapping = read_yaml_mapping(path, TeacherConfigError)
     overrides = list(overrides) + ([f"output_dir={os.fspath(output_dir)}"] if output_dir is not None else [])
-    applied = {}
-    if overrides:
-        if not isinstance(mapping, Mapping):
-            raise TeacherConfigError(f"{path} must hold a mapping of settings.")
-        try:
-            mapping, applied = apply_overrides(mapping, overrides)
-        except ConfigOverrideError as error:
-            raise TeacherConfigError(f"{path}: {error}") from None
+    try:
+        mapping, applied = apply_overrides(mapping, overrides)
+    except ConfigOverrideError as error:
+        raise TeacherConfigError(f"{path}: {error}") from None
     return teacher_config_from_dict(mapping, source=os.fspath(path), overrides=applied)
 
 
