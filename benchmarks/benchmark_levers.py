@@ -7,9 +7,9 @@ the CPU may be shared; every variant's output is checked against the code as it 
 Parts (`--parts`, comma-separated):
 
 - `profile`: where one clip's encoder time goes, by torch operator, per dtype;
-- `encoder`: one clip (`--clips`) through the encoder per dtype, as is (oneDNN linear layers in float32, as the
-  captioner runs it) and with each EXPERIMENTAL variant, all defined in this file by replacing methods from outside
-  (the model code is unchanged):
+- `encoder`: one clip (`--clips`) through the encoder per dtype, as is (as the captioner runs it: float32 linear
+  layers through oneDNN where `onednn_routing_helps`; the other choice is a variant) and with each EXPERIMENTAL
+  variant, all defined in this file by replacing methods from outside (the model code is unchanged):
   - `attention layout`: the divided space-time attention builds each group's keys/values (CLS first) in one buffer
     straight from the fused qkv output and writes the groups' outputs straight back in token order, instead of
     permute copies, `repeat_interleave` and `torch.cat`; in bfloat16 that buffer is float32, so the dtype conversion
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from recap_benchmark_utils import full_size_model, interleaved, load_line, machine_line
 
 from transformers_recap import onednn_linear_layers
+from transformers_recap.engine.cpu_matmul import onednn_routing_helps
 from transformers_recap.models.video_recap import modeling_video_recap
 from transformers_recap.models.video_recap.modeling_video_recap import VideoReCapVisionAttention
 
@@ -122,7 +123,7 @@ def profile_part(model, pixels: torch.Tensor) -> None:
 
     for dtype in (torch.float32, torch.bfloat16):
         model.to(dtype)
-        with torch.no_grad(), onednn_linear_layers(model):
+        with torch.no_grad(), onednn_linear_layers(model, enabled=onednn_routing_helps()):
             model.get_video_features(pixels.to(dtype))
             with profile(activities=[ProfilerActivity.CPU]) as profiler:
                 model.get_video_features(pixels.to(dtype))
@@ -149,10 +150,15 @@ def encoder_levers(model, inputs: torch.Tensor, rounds: int, compile_variants: b
     if dtype == torch.bfloat16:
         # The model runs CPU attention in float32 for the dtypes in HALF_DTYPES; none: bfloat16 SDPA kernels.
         variants["bf16 SDPA (no fp32 round trip)"] = lambda: replaced(modeling_video_recap, "HALF_DTYPES", ())
+    # As the captioner runs: float32 linear layers through oneDNN where `onednn_routing_helps` (not on Intel CPUs).
+    routed = dict.fromkeys(variants, onednn_routing_helps())
+    if dtype == torch.float32:
+        flipped = "oneDNN routing off (MKL)" if onednn_routing_helps() else "oneDNN routing on"
+        variants[flipped], routed[flipped] = contextlib.nullcontext, not onednn_routing_helps()
 
-    def run(context):
+    def run(context, onednn: bool):
         def call():
-            with context(), onednn_linear_layers(model):
+            with context(), onednn_linear_layers(model, enabled=onednn):
                 return model.get_video_features(inputs).last_hidden_state
 
         return call
@@ -160,7 +166,7 @@ def encoder_levers(model, inputs: torch.Tensor, rounds: int, compile_variants: b
     # The compiled variants run outside the oneDNN routing: inductor chooses its own kernels (and cannot lower the
     # routed operator on weights that are not graph constants).
     with torch.no_grad():
-        functions = {name: run(context) for name, context in variants.items()}
+        functions = {name: run(context, routed[name]) for name, context in variants.items()}
         if compile_variants:
             functions.update(compiled_variants(model, inputs))
         for function in functions.values():
@@ -210,7 +216,7 @@ def decode_part(model, batch_sizes: list[int], tokens: int, rounds: int) -> None
     generator = torch.Generator().manual_seed(0)
     dense = torch.randn(1, 785, 768, generator=generator)
     print(f"\nfloat32 clip decoding ({tokens} tokens), seconds per caption, fastest of {rounds} rounds:")
-    with torch.no_grad(), onednn_linear_layers(model):
+    with torch.no_grad(), onednn_linear_layers(model, enabled=onednn_routing_helps()):
         for batch_size in batch_sizes:
             memory, _ = model.get_query_embeddings("clip", video_features=dense.expand(batch_size, -1, -1))
 

@@ -68,6 +68,13 @@ def test_single_video_to_stdout_with_options(model_dir, video, capsys):
     assert result["segments"] == [] and result["summary"] is None
 
 
+def test_compile_gives_the_eager_captions(model_dir, video, capsys):
+    assert caption(video, "--model", model_dir, "--levels", "clip", "--dtype", "float32") == 0
+    eager = json.loads(capsys.readouterr().out)
+    assert caption(video, "--model", model_dir, "--levels", "clip", "--dtype", "float32", "--compile") == 0
+    assert json.loads(capsys.readouterr().out) == eager
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

@@ -221,6 +221,28 @@ def test_onednn_path_gives_the_same_captions_and_is_undone(tiny, video):
         assert not any("forward" in vars(module) for module in model.modules())
 
 
+def test_compiled_encoder_gives_the_eager_captions_and_compiles_once(tmp_path, video):
+    model, processor = load_tiny(save_tiny_model(tmp_path / "tiny"))
+    options = {"segment_seconds": 8, "progress": False}
+    eager = HierarchicalCaptioner(model, processor, **options)
+    expected = eager.caption_video(str(video))
+    with VideoClipReader(video) as reader:
+        pixels = processor(videos=[next(iter(reader)).frames])["pixel_values_videos"]
+    with torch.no_grad():
+        eager_features = model.get_video_features(pixels).last_hidden_state
+    vision_model = model.model.vision_model
+    assert getattr(vision_model, "_compiled_call_impl", None) is None
+
+    compiled = HierarchicalCaptioner(model, processor, compile_encoder=True, **options)
+    compiled_call = vision_model._compiled_call_impl
+    assert compiled.caption_video(str(video)) == expected
+    with torch.no_grad():
+        torch.testing.assert_close(model.get_video_features(pixels).last_hidden_state, eager_features)
+    # A second captioner (a pipeline builds one per call) reuses the compiled encoder.
+    HierarchicalCaptioner(model, processor, compile_encoder=True, **options)
+    assert vision_model._compiled_call_impl is compiled_call
+
+
 def test_bfloat16_and_unified_models(tiny, tiny_unified, video):
     model, processor = tiny
     bf16 = HierarchicalCaptioner(model.to(torch.bfloat16), processor, segment_seconds=8, progress=False)

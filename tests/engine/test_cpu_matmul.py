@@ -150,3 +150,28 @@ def test_tied_output_layer_of_a_generating_model_gives_the_same_tokens(tiny_conf
     assert routed == sum(isinstance(m, (nn.Linear, Conv1D)) for m in model.modules())
     assert recorder.onednn_calls(model.lm_head.weight) == 6  # the tied output layer, at every step
     assert torch.equal(ids, expected)
+
+
+@pytest.mark.parametrize(
+    ("machine", "vendor", "expected"),
+    [
+        ("x86_64", "AuthenticAMD", True),  # MKL takes its AVX2 path
+        ("x86_64", "GenuineIntel", False),  # MKL's AVX-512 kernels are the faster
+        ("x86_64", None, True),  # vendor unreadable: an x86 CPU MKL may not tune for
+        ("aarch64", None, False),  # no MKL on ARM builds
+    ],
+)
+def test_routing_is_on_by_default_except_on_intel_cpus(monkeypatch, tmp_path, machine, vendor, expected):
+    from transformers_recap.engine import cpu_matmul, dtype
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        f"processor\t: 0\nvendor_id\t: {vendor}\nflags\t\t: fpu avx2\n" if vendor else "processor\t: 0\n"
+    )
+    monkeypatch.setattr(dtype, "_CPUINFO", cpuinfo)
+    monkeypatch.setattr(cpu_matmul.platform, "machine", lambda: machine)
+    cpu_matmul.onednn_routing_helps.cache_clear()
+    try:
+        assert cpu_matmul.onednn_routing_helps() is expected
+    finally:
+        cpu_matmul.onednn_routing_helps.cache_clear()

@@ -11,7 +11,7 @@ from transformers import pipeline
 from tests.video_fixtures import save_tiny_model
 from transformers_recap import cli
 from transformers_recap.engine import dtype as dtype_module
-from transformers_recap.engine.dtype import auto_dtype, cpu_features, cpuinfo_flags, resolve_dtype
+from transformers_recap.engine.dtype import auto_dtype, cpu_features, cpuinfo_flags, cpuinfo_value, resolve_dtype
 
 
 CPUINFO = """processor\t: 0
@@ -44,6 +44,9 @@ def test_cpuinfo_flags_reads_the_first_processor(tmp_path):
     path.write_text(CPUINFO)
     assert cpuinfo_flags(path) == {"fpu", "sse2", "avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"}
     assert cpuinfo_flags(tmp_path / "missing") == frozenset()
+    assert cpuinfo_value("vendor_id", path) == "GenuineIntel"
+    assert cpuinfo_value("model name", path) is None
+    assert cpuinfo_value("vendor_id", tmp_path / "missing") is None
 
 
 @pytest.mark.parametrize(

@@ -41,17 +41,23 @@ def cpu_features() -> frozenset[str]:
     return frozenset(name for name in CPU_BFLOAT16_FEATURES if name in cpuinfo_flags())
 
 
-def cpuinfo_flags(path: Path | None = None) -> frozenset[str]:
-    """The `flags` of the first processor in `path` (default `/proc/cpuinfo`; empty where there is none, e.g. macOS)."""
+def cpuinfo_value(key: str, path: Path | None = None) -> str | None:
+    """The value of `key` for the first processor in `path` (default `/proc/cpuinfo`; `None` where there is none, e.g.
+    macOS, or the key is missing)."""
     try:
         text = (path or _CPUINFO).read_text()
     except OSError:
-        return frozenset()
+        return None
     for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
+        name, _, value = line.partition(":")
+        if name.strip() == key:
+            return value.strip()
+    return None
+
+
+def cpuinfo_flags(path: Path | None = None) -> frozenset[str]:
+    """The `flags` of the first processor in `path` (default `/proc/cpuinfo`; empty where there is none, e.g. macOS)."""
+    return frozenset((cpuinfo_value("flags", path) or "").split())
 
 
 def auto_dtype(device: str | torch.device) -> tuple[torch.dtype, str]:
@@ -108,4 +114,12 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: str | torch.device) -
     return getattr(torch, dtype)
 
 
-__all__ = ["CPU_BFLOAT16_FEATURES", "DTYPE_NAMES", "auto_dtype", "cpu_features", "cpuinfo_flags", "resolve_dtype"]
+__all__ = [
+    "CPU_BFLOAT16_FEATURES",
+    "DTYPE_NAMES",
+    "auto_dtype",
+    "cpu_features",
+    "cpuinfo_flags",
+    "cpuinfo_value",
+    "resolve_dtype",
+]

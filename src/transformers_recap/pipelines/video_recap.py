@@ -71,7 +71,7 @@ class VideoReCapPipeline(Pipeline):
         fps (`float`, *optional*): frame rate of decoded-frame inputs.
         level_generate_kwargs (`dict[str, dict]`, *optional*): generation options for one level only, e.g.
             `{"clip": {"max_new_tokens": 20}}`.
-        use_onednn (`bool`, *optional*, defaults to `True`), progress (`bool`, *optional*, defaults to `True`),
+        use_onednn (`bool`, *optional*), compile_encoder (`bool`, *optional*, defaults to `False`), progress (`bool`, *optional*, defaults to `True`),
         short_side (`int`, *optional*, defaults to 288), decode_threads (`int`, *optional*, defaults to 0): see
             [`HierarchicalCaptioner`].
         errors (`str`, *optional*, defaults to `"raise"`): what a video that cannot be read does: `"raise"` its
@@ -151,6 +151,7 @@ class VideoReCapPipeline(Pipeline):
         fps=None,
         level_generate_kwargs=None,
         use_onednn=None,
+        compile_encoder=None,
         progress=None,
         short_side=None,
         decode_threads=None,
@@ -178,6 +179,7 @@ class VideoReCapPipeline(Pipeline):
             ("batch_size", model_batch_size),
             ("level_generate_kwargs", level_generate_kwargs),
             ("use_onednn", use_onednn),
+            ("compile_encoder", compile_encoder),
             ("progress", progress),
         ):
             if value is not None:
@@ -215,7 +217,8 @@ class VideoReCapPipeline(Pipeline):
         batch_size: int = 32,
         generate_kwargs: dict | None = None,
         level_generate_kwargs: dict | None = None,
-        use_onednn: bool = True,
+        use_onednn: bool | None = None,
+        compile_encoder: bool = False,
         progress: bool = True,
         errors: str = "raise",
     ) -> dict[str, HierarchicalCaptions | VideoDecodingError]:
@@ -229,6 +232,7 @@ class VideoReCapPipeline(Pipeline):
             generate_kwargs=generate_kwargs,
             level_generate_kwargs=level_generate_kwargs,
             use_onednn=use_onednn,
+            compile_encoder=compile_encoder,
             progress=progress,
         )
         try:
