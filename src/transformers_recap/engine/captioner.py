@@ -116,7 +116,7 @@ class HierarchicalCaptioner:
             Ignored on other devices.
         compile_encoder (`bool`, *optional*, defaults to `False`): compile the video encoder
             (`model.model.vision_model`, in place, with `nn.Module.compile`) with inductor, its weights frozen into
-            the compiled graph as constants. The first clip then takes the compilation (40-60 s on one CPU thread;
+            the compiled graph as constants. The first clip then takes the compilation (20-60 s on one CPU thread;
             on the GPU a batch of a new size compiles again), every later clip runs fused kernels: measured on a Xeon
             with AMX, one thread, 1.7x faster per clip in bfloat16 and 1.6x in float32, which pays back after about
             100 clips (7 video-minutes). Compile only a model whose weights no longer change.
