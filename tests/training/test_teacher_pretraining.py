@@ -121,8 +121,14 @@ def test_t5_teacher_with_pretraining_end_to_end(tmp_path, capsys):
     assert tokenizer_config["mask_token"] == "<mask>"
     pretraining_losses = [entry["loss"] for entry in json.loads((run_dir / "pretrain_log_teacher.json").read_text())]
     assert len(pretraining_losses) == 12 and np.mean(pretraining_losses[-3:]) < np.mean(pretraining_losses[:3])
-    assert (run_dir / "pretrained" / "teacher" / "config.json").is_file()
+    assert (run_dir / "pretrained" / "teacher" / "model.safetensors").is_file()
     assert len(training_losses(run_dir, "teacher")) == 24
     # Fine-tuning started from the pretrained weights, not from a fresh initialisation: its first loss is below the
     # first loss of pretraining (a random model's).
+    assert training_losses(run_dir, "teacher")[0] < pretraining_losses[0]
+
+    # A forced rerun fine-tunes again from the kept pretrained weights without pretraining again.
+    pretrained = (run_dir / "pretrained" / "teacher" / "model.safetensors").stat().st_mtime_ns
+    assert load_example("train_llm_teacher").main(["--config", str(path), "--force", "--no-eval"]) == 0
+    assert (run_dir / "pretrained" / "teacher" / "model.safetensors").stat().st_mtime_ns == pretrained
     assert training_losses(run_dir, "teacher")[0] < pretraining_losses[0]

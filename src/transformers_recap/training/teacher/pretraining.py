@@ -54,7 +54,8 @@ def sample_mask_spans(
     """
     Non-overlapping, non-adjacent `(start, end)` word spans, sorted, covering `round(mask_ratio * num_words)` words
     (at least one when `mask_ratio > 0`), with lengths drawn from Poisson(`mean_span`) (at least 1) and clipped to
-    what is left to mask.
+    what is left to mask. A span that would touch an earlier one is redrawn, at most `4 * num_words` draws in all,
+    so a dense request may cover a few words less.
     """
     budget = int(round(mask_ratio * num_words))
     if mask_ratio > 0:

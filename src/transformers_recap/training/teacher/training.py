@@ -234,7 +234,8 @@ def pretrain_group(
     if options is None:
         return model, causal
     directory = pretrained_dir(config.output_path, group)
-    if (directory / "config.json").is_file():
+    # save_pretrained writes the weights after config.json: their presence marks a finished pretraining.
+    if (directory / "model.safetensors").is_file():
         logger.info(f"{directory} holds the pretrained {group}; skipping its pretraining.")
         auto = AutoModelForCausalLM if causal else AutoModelForSeq2SeqLM
         return auto.from_pretrained(directory), causal
