@@ -139,6 +139,8 @@ def test_tiny_recipe_end_to_end_mixes_pseudo_data_into_the_curriculum(tmp_path, 
                         "model.config={model_type: t5, d_model: 32, d_ff: 64, d_kv: 16, num_layers: 2, "
                         "num_heads: 2, dropout_rate: 0.0}",
                         "training.num_train_epochs=80",
+                        "pretraining.num_examples=200",
+                        "pretraining.training={num_train_epochs: 1}",
                     ],
                 },
                 "curriculum": {

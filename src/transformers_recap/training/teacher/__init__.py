@@ -7,6 +7,9 @@ Video ReCap (`data.pseudo: true` in the curriculum configs).
 
     python examples/train_llm_teacher.py --config examples/configs/teacher_synthetic.yaml
     python examples/generate_pseudo_annotations.py --config examples/configs/teacher_synthetic.yaml
+
+A teacher built from a config can first be pretrained by denoising the training text (`pretraining` section, see
+`transformers_recap.training.teacher.pretraining`).
 """
 
 from .modeling import Teacher, TeacherDataCollator, TeacherTrainer, load_teacher, save_teacher, train_teacher_tokenizer
@@ -15,6 +18,7 @@ from .options import (
     DataOptions,
     EvaluationOptions,
     ModelOptions,
+    PretrainingOptions,
     PseudoOptions,
     TaskOptions,
     TeacherConfig,
@@ -43,6 +47,7 @@ __all__ = [
     "ModelOptions",
     "ProgressLog",
     "PseudoAnnotationError",
+    "PretrainingOptions",
     "PseudoAnnotationRun",
     "PseudoOptions",
     "PseudoSummary",

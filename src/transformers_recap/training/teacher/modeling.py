@@ -46,14 +46,19 @@ CAUSAL_SPECIAL_TOKEN = "<|endoftext|>"  # BOS, EOS, padding and unknown, as in G
 IGNORE_INDEX = -100
 
 
-def train_teacher_tokenizer(texts: Sequence[str], vocab_size: int, causal: bool) -> PreTrainedTokenizerFast:
+def train_teacher_tokenizer(
+    texts: Sequence[str], vocab_size: int, causal: bool, mask_token: str | None = None
+) -> PreTrainedTokenizerFast:
     """
     A byte-level BPE tokenizer trained on `texts`: T5's special tokens (`<pad>` 0, `</s>` 1, `<unk>` 2) for an
-    encoder-decoder teacher, GPT-2's `<|endoftext|>` for a decoder-only one.
+    encoder-decoder teacher, GPT-2's `<|endoftext|>` for a decoder-only one, then `mask_token` when given (the
+    denoising pretraining's).
     """
     if not texts:
         raise ValueError("Cannot train a tokenizer on an empty corpus.")
     specials = [CAUSAL_SPECIAL_TOKEN] if causal else list(SEQ2SEQ_SPECIAL_TOKENS)
+    if mask_token is not None:
+        specials.append(mask_token)
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=1, special_tokens=specials)
     if causal:
@@ -65,6 +70,8 @@ def train_teacher_tokenizer(texts: Sequence[str], vocab_size: int, causal: bool)
         tokens["pad_token"] = CAUSAL_SPECIAL_TOKEN
     else:
         tokens = dict(zip(("pad_token", "eos_token", "unk_token"), SEQ2SEQ_SPECIAL_TOKENS, strict=True))
+    if mask_token is not None:
+        tokens["mask_token"] = mask_token
     return PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, clean_up_tokenization_spaces=False, **tokens)
 
 

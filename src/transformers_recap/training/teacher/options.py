@@ -180,6 +180,38 @@ class PseudoOptions:
     write_segment_uids: bool = True
 
 
+PRETRAINING_SOURCES = ("clip_captions", "segment_descriptions", "video_summaries")
+
+
+@dataclass
+class PretrainingOptions:
+    """Self-supervised denoising before fine-tuning (see `transformers_recap.training.teacher.pretraining`).
+
+    Args:
+        sources: the training split's texts of the corpus: `clip_captions`, `segment_descriptions`,
+            `video_summaries`.
+        num_examples: denoising examples drawn (each seen once per epoch).
+        min_sentences, max_sentences: sentences per example, drawn from the whole corpus.
+        mask_ratio: fraction of an example's words masked.
+        mean_span: mean (Poisson) length in words of a masked span; each span becomes one mask token.
+        prefix: text before the corrupted text.
+        max_input_tokens, max_target_tokens: token limits of the corrupted and the original text.
+        training: `Seq2SeqTrainingArguments` fields over the `training` section's for this stage (e.g.
+            `num_train_epochs`, `learning_rate`).
+    """
+
+    sources: list = field(default_factory=lambda: list(PRETRAINING_SOURCES))
+    num_examples: int = 20_000
+    min_sentences: int = 1
+    max_sentences: int = 8
+    mask_ratio: float = 0.3
+    mean_span: float = 3.0
+    prefix: str = "Fill in: "
+    max_input_tokens: int = 192
+    max_target_tokens: int = 192
+    training: dict = field(default_factory=dict)
+
+
 @dataclass
 class TeacherConfig:
     """The whole teacher configuration (see the module docstring); `source` is the file it came from."""
@@ -192,6 +224,7 @@ class TeacherConfig:
     training: dict = field(default_factory=dict)
     evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
     pseudo: PseudoOptions = field(default_factory=PseudoOptions)
+    pretraining: PretrainingOptions | None = None
     source: str = "<dict>"
 
     def __post_init__(self):
@@ -233,6 +266,34 @@ class TeacherConfig:
         if self.evaluation.split not in ("train", "validation"):
             raise TeacherConfigError(f"{where}: evaluation.split must be 'train' or 'validation'.")
         self._check_pseudo()
+        self._check_pretraining()
+
+    def _check_pretraining(self) -> None:
+        where, options = self.source, self.pretraining
+        if options is None:
+            return
+        if not options.sources or set(options.sources) - set(PRETRAINING_SOURCES):
+            raise TeacherConfigError(f"{where}: pretraining.sources must name some of {list(PRETRAINING_SOURCES)}.")
+        for key in ("num_examples", "min_sentences", "max_input_tokens", "max_target_tokens"):
+            if getattr(options, key) < 1:
+                raise TeacherConfigError(f"{where}: pretraining.{key} must be at least 1.")
+        if options.max_sentences < options.min_sentences:
+            raise TeacherConfigError(f"{where}: pretraining.max_sentences must be at least pretraining.min_sentences.")
+        if not 0 <= options.mask_ratio < 1:
+            raise TeacherConfigError(f"{where}: pretraining.mask_ratio must be in [0, 1).")
+        if options.mean_span <= 0:
+            raise TeacherConfigError(f"{where}: pretraining.mean_span must be positive.")
+        unknown = set(options.training) - TRAINING_ARGUMENT_NAMES
+        if unknown:
+            raise TeacherConfigError(
+                f"{where}: unknown key 'pretraining.training.{sorted(unknown)[0]}' (not a Seq2SeqTrainingArguments"
+                " field)."
+            )
+        reserved = set(options.training) & RESERVED_TRAINING_ARGUMENTS
+        if reserved:
+            raise TeacherConfigError(
+                f"{where}: 'pretraining.training.{sorted(reserved)[0]}' is set by the teacher itself."
+            )
 
     def _check_pseudo(self) -> None:
         where, pseudo = self.source, self.pseudo
@@ -330,6 +391,7 @@ __all__ = [
     "DataOptions",
     "EvaluationOptions",
     "ModelOptions",
+    "PretrainingOptions",
     "PseudoOptions",
     "SyntheticOptions",
     "SyntheticSplit",

@@ -9,6 +9,8 @@ tokenizer/                   the tokenizer trained on the training pairs (when m
 teacher/                     the teacher doing every task (model.shared: true), or
 teacher-segment/, teacher-video/   one teacher per task (model.shared: false); each with teacher.json
 checkpoints/<teacher>/       Trainer checkpoints (--resume continues from the last one)
+pretrained/<teacher>/        the teacher after its denoising pretraining (with a `pretraining` section), reused
+                             by a rerun
 predictions_<task>.json      the evaluation split's prompts, references and generated texts
 metrics.json                 CIDEr / ROUGE-L / METEOR x 100 per task, and the teacher's description
 ```
@@ -23,7 +25,14 @@ from pathlib import Path
 import datasets
 import torch
 from accelerate import PartialState
-from transformers import AutoConfig, AutoTokenizer, Seq2SeqTrainingArguments
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    Seq2SeqTrainingArguments,
+)
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
@@ -47,7 +56,16 @@ from .modeling import (
     train_teacher_tokenizer,
 )
 from .options import TASKS, TaskOptions, TeacherConfig, TeacherConfigError
-from .pairs import TeacherPair, build_pairs, format_prompt, prompt_parts, read_annotation_split, require_pairs
+from .pairs import (
+    AnnotationSplit,
+    TeacherPair,
+    build_pairs,
+    format_prompt,
+    prompt_parts,
+    read_annotation_split,
+    require_pairs,
+)
+from .pretraining import MASK_TOKEN, pretrained_dir, pretraining_dataset
 
 
 logger = logging.get_logger(__name__)
@@ -142,7 +160,8 @@ def load_tokenizer(config: TeacherConfig, train_pairs: dict[str, list[TeacherPai
                     texts.extend(format_prompt(name, task, pair.inputs, causal) for pair in pairs)
                     texts.extend(pair.target for pair in pairs)
                 vocab_size = int(options.tokenizer["train"].get("vocab_size", 512))
-                train_teacher_tokenizer(texts, vocab_size, causal).save_pretrained(directory)
+                mask_token = MASK_TOKEN if config.pretraining is not None else None
+                train_teacher_tokenizer(texts, vocab_size, causal, mask_token).save_pretrained(directory)
         return AutoTokenizer.from_pretrained(directory)
     return AutoTokenizer.from_pretrained(options.tokenizer or options.name_or_path)
 
@@ -202,6 +221,45 @@ def teacher_label(config: TeacherConfig, model=None) -> str:
     return label
 
 
+def pretrain_group(
+    config: TeacherConfig, group: str, train_split: AnnotationSplit, tokenizer, max_steps: int | None = None
+) -> tuple[PreTrainedModel, bool]:
+    """
+    The teacher of `group` before fine-tuning: built as configured, then, with a `pretraining` section, trained by
+    denoising on the training split's text (see `pretraining`), saved to `pretrained/<group>` and reloaded from
+    there by a rerun. Returns `(model, causal)`.
+    """
+    model, causal = build_teacher_model(config.model, tokenizer, seed=config.seed)
+    options = config.pretraining
+    if options is None:
+        return model, causal
+    directory = pretrained_dir(config.output_path, group)
+    # save_pretrained writes the weights after config.json: their presence marks a finished pretraining.
+    if (directory / "model.safetensors").is_file():
+        logger.info(f"{directory} holds the pretrained {group}; skipping its pretraining.")
+        auto = AutoModelForCausalLM if causal else AutoModelForSeq2SeqLM
+        return auto.from_pretrained(directory), causal
+    dataset = pretraining_dataset(train_split, options, tokenizer, causal, seed=config.seed)
+    # --max-steps (a smoke run) bounds pretraining too.
+    stage = {**options.training, **({"max_steps": max_steps} if max_steps is not None else {})}
+    arguments = training_arguments(config, f"pretraining-{group}", **stage)
+    trainer = TeacherTrainer(
+        model=model,
+        args=arguments,
+        train_dataset=dataset,
+        data_collator=TeacherDataCollator(tokenizer.pad_token_id, causal),
+        processing_class=tokenizer,
+        causal=causal,
+    )
+    trainer.train()
+    if trainer.is_world_process_zero():
+        model.save_pretrained(directory)
+        history = [entry for entry in trainer.state.log_history if "loss" in entry]
+        (config.output_path / f"pretrain_log_{group}.json").write_text(json.dumps(history, indent=1))
+    trainer.accelerator.wait_for_everyone()
+    return model, causal
+
+
 def train_group(
     config: TeacherConfig,
     group: str,
@@ -210,9 +268,15 @@ def train_group(
     tokenizer,
     max_steps: int | None = None,
     resume: bool = False,
+    train_split: AnnotationSplit | None = None,
 ) -> Path:
-    """Fine-tunes one teacher on its tasks' pairs and saves it (LoRA merged); returns its folder."""
-    model, causal = build_teacher_model(config.model, tokenizer, seed=config.seed)
+    """
+    Fine-tunes one teacher on its tasks' pairs (after its pretraining on `train_split`'s text, when configured) and
+    saves it (LoRA merged); returns its folder.
+    """
+    if config.pretraining is not None and train_split is None:
+        raise ValueError("A teacher with a pretraining section needs the training split's text (train_split).")
+    model, causal = pretrain_group(config, group, train_split, tokenizer, max_steps=max_steps)
     check_task_lengths(model, tasks, causal, config.source)
     if config.model.lora:
         model = add_lora(model, config.model.lora, causal, config.source)
@@ -335,7 +399,9 @@ def train_teacher(
         if is_teacher_dir(directory) and not force:
             logger.info(f"{directory} holds a trained teacher; skipping its training (force=True retrains it).")
             continue
-        train_group(config, group, tasks, train_pairs, tokenizer, max_steps=max_steps, resume=resume)
+        train_group(
+            config, group, tasks, train_pairs, tokenizer, max_steps=max_steps, resume=resume, train_split=train_split
+        )
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     first = next(iter(run.teacher_dirs.values()))
