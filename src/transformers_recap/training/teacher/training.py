@@ -221,6 +221,18 @@ def teacher_label(config: TeacherConfig, model=None) -> str:
     return label
 
 
+def teacher_trainer(model: PreTrainedModel, arguments, dataset, tokenizer, causal: bool) -> TeacherTrainer:
+    """A [`TeacherTrainer`] of `model` on `dataset` (pretraining or fine-tuning), padding with the tokenizer's pad id."""
+    return TeacherTrainer(
+        model=model,
+        args=arguments,
+        train_dataset=dataset,
+        data_collator=TeacherDataCollator(tokenizer.pad_token_id, causal),
+        processing_class=tokenizer,
+        causal=causal,
+    )
+
+
 def pretrain_group(
     config: TeacherConfig, group: str, train_split: AnnotationSplit, tokenizer, max_steps: int | None = None
 ) -> tuple[PreTrainedModel, bool]:
@@ -243,14 +255,7 @@ def pretrain_group(
     # --max-steps (a smoke run) bounds pretraining too.
     stage = {**options.training, **({"max_steps": max_steps} if max_steps is not None else {})}
     arguments = training_arguments(config, f"pretraining-{group}", **stage)
-    trainer = TeacherTrainer(
-        model=model,
-        args=arguments,
-        train_dataset=dataset,
-        data_collator=TeacherDataCollator(tokenizer.pad_token_id, causal),
-        processing_class=tokenizer,
-        causal=causal,
-    )
+    trainer = teacher_trainer(model, arguments, dataset, tokenizer, causal)
     trainer.train()
     if trainer.is_world_process_zero():
         model.save_pretrained(directory)
@@ -284,14 +289,7 @@ def train_group(
     dataset = tokenize_pairs(train_pairs, tasks, tokenizer, causal, oversample=True)
     logger.info(f"{group}: {len(dataset)} training pairs, {trainable:,} of {total:,} parameters train.")
     arguments = training_arguments(config, group, max_steps=max_steps)
-    trainer = TeacherTrainer(
-        model=model,
-        args=arguments,
-        train_dataset=dataset,
-        data_collator=TeacherDataCollator(tokenizer.pad_token_id, causal),
-        processing_class=tokenizer,
-        causal=causal,
-    )
+    trainer = teacher_trainer(model, arguments, dataset, tokenizer, causal)
     checkpoint = None
     if resume and os.path.isdir(arguments.output_dir):
         checkpoint = get_last_checkpoint(arguments.output_dir)
