@@ -31,10 +31,12 @@ def test_step_configs_resolve_next_to_the_recipe_and_share_the_data_folder(tmp_p
     assert config.teacher.config == tmp_path / "teacher.yaml" and config.pseudo
     data = f"data.data_dir={tmp_path / 'out' / 'data'}"
     assert config.teacher_overrides() == [data]
-    assert config.curriculum_overrides() == ["stages.clip.num_train_epochs=2", data, "data.pseudo=true"]
+    export = f"export_dir={tmp_path / 'out' / 'curriculum' / 'export'}"
+    assert config.curriculum_overrides() == [export, "stages.clip.num_train_epochs=2", data, "data.pseudo=true"]
     assert config.curriculum_dir == tmp_path / "out" / "curriculum"
     ablation = load_recipe_config(write_recipe(tmp_path), ["pseudo=false"])
     assert ablation.curriculum_overrides()[-1] == "data.pseudo=false"
+    assert ablation.curriculum_overrides()[0] == f"export_dir={tmp_path / 'out' / 'curriculum_no_pseudo' / 'export'}"
     assert ablation.curriculum_dir == tmp_path / "out" / "curriculum_no_pseudo"
 
 
@@ -104,6 +106,7 @@ def test_the_shipped_recipe_parses_with_its_step_configs():
     teacher = load_teacher_config(config.teacher.config, overrides=config.teacher_overrides())
     assert curriculum.data.pseudo and curriculum.data.synthetic == teacher.data.synthetic
     assert curriculum.data.data_dir.resolve() == Path(teacher.data.data_dir).resolve()
+    assert curriculum.export_dir.resolve() == (config.curriculum_dir / "export").resolve()
 
 
 def test_script_reports_a_bad_recipe_in_one_line(tmp_path, capsys):

@@ -3,7 +3,8 @@
 The whole recipe of the paper's "pseudo ✓" rows in one run: LLM teacher -> pseudo annotations -> curriculum.
 
 ```yaml
-output_dir: outputs/demo_recipe      # data/, teacher/ and curriculum/ (curriculum_no_pseudo/ with pseudo: false)
+output_dir: outputs/demo_recipe      # data/, teacher/ and curriculum/ (curriculum_no_pseudo/ with pseudo: false),
+                                     # each curriculum exporting into its export/
 pseudo: true                         # false: the same recipe without the teacher and its pseudo data (Table 6b)
 teacher:
   config: teacher_synthetic.yaml     # relative to this file
@@ -68,8 +69,12 @@ class RecipeConfig:
         return [*self.teacher.overrides, f"data.data_dir={os.fspath(self.data_dir)}"]
 
     def curriculum_overrides(self) -> list[str]:
-        """The curriculum's overrides, then the shared data folder and the pseudo switch."""
+        """
+        The curriculum's export folder inside its own (so that the two arms do not export over each other), the
+        curriculum's overrides, then the shared data folder and the pseudo switch.
+        """
         return [
+            f"export_dir={os.fspath(self.curriculum_dir / 'export')}",
             *self.curriculum.overrides,
             f"data.data_dir={os.fspath(self.data_dir)}",
             f"data.pseudo={'true' if self.pseudo else 'false'}",
