@@ -313,3 +313,29 @@ def test_ablation_variants_are_valid_configs():
     assert parsed["no curriculum (segment/video from initial weights)"].stage_options("video").init == "scratch"
     assert parsed["Video ReCap-U"].model.unified
     assert parsed["text-only inputs"].model.input_settings["segment"]["num_video_features"] is None
+
+
+@pytest.mark.parametrize("pseudo, mixed", [("false", ()), ("true", ("segment", "video")), ("[segment]", ("segment",))])
+def test_pseudo_annotations_join_the_training_data_of_the_chosen_levels(tmp_path, pseudo, mixed):
+    (tmp_path / "features").mkdir()
+    settings = {
+        "extraction.captions": "annotations",
+        "data.features_dir": tmp_path / "features",
+        "data.pseudo": pseudo,
+    }
+    config = tiny_data_config(tmp_path, **settings)
+    Curriculum(config).prepare_data()
+    annotations = config.data.data_dir / "annotations"
+    # Pseudo files: the manual records of the first training video under another video id.
+    segments = pickle.loads((annotations / "segments_train.pkl").read_bytes())
+    pseudo_segments = [{**r, "vid": "pseudo-video"} for r in segments if r["vid"] == segments[0]["vid"]]
+    (annotations / "segments_train_pseudo.pkl").write_bytes(pickle.dumps(pseudo_segments))
+    videos = json.loads((annotations / "videos_train.json").read_text())
+    (annotations / "videos_train_pseudo.json").write_text(json.dumps([{**videos[0], "vid": "pseudo-video"}]))
+    runner = Curriculum(config)
+    for level, manual in (("segment", segments), ("video", videos)):
+        train = runner.load_split(level, "train")
+        added = ["pseudo-video"] * (len(pseudo_segments) if level == "segment" else 1) if level in mixed else []
+        # Pseudo records first, then the manual ones, each in file order (the trainer's sampler shuffles).
+        assert train["video_uid"] == added + [record["vid"] for record in manual]
+        assert "pseudo-video" not in runner.load_split(level, "validation")["video_uid"]

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from transformers import AutoTokenizer
 
 from transformers_recap.data import load_ego4d_hcap, load_plain_pickle, plan_synthetic_video
 from transformers_recap.training.teacher import (
@@ -38,8 +39,8 @@ def config_for(trained, tmp_path: Path, **pseudo) -> dict:
     """The trained teacher's configuration writing to its own output and work folders under `tmp_path`."""
     _, config, _ = trained
     config = json.loads(json.dumps(config))
-    # Short generations: a teacher trained for a few steps rarely stops by itself.
-    pseudo = {"generation": {"max_new_tokens": 8}, **pseudo}
+    # Short generations, kept although cut off: a teacher trained for a few steps rarely stops by itself.
+    pseudo = {"generation": {"max_new_tokens": 8}, "keep_unfinished": True, **pseudo}
     config["pseudo"].update(output_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"), **pseudo)
     return config
 
@@ -187,6 +188,26 @@ def test_plan_time_scales_and_caps(trained):
         vid for vid in {w.video_uid for w in capped_segments} if sum(w.video_uid == vid for w in capped_segments) == 4
     ]
     assert len(complete) == 1 and {w.video_uid for w in capped if w.task == "video"} == set(complete)
+
+
+def test_generations_cut_off_before_their_end_are_skipped(trained, tmp_path):
+    root, config, _ = trained
+    eos = AutoTokenizer.from_pretrained(Path(config["output_dir"]) / "teacher").eos_token_id
+
+    # The end-of-sequence token suppressed: no generation can end, so no segment description is written, and the
+    # video windows, whose inputs are those descriptions, have no input.
+    never = {"max_new_tokens": 8, "suppress_tokens": [eos]}
+    summary = generate_pseudo_annotations(
+        teacher_config_from_dict(config_for(trained, tmp_path / "never", generation=never, keep_unfinished=False))
+    )
+    assert summary.written == {"segment": 0, "video": 0} and summary.skipped == {"segment": 12, "video": 8}
+    assert "cut off at max_new_tokens=8" in summary.skipped_examples[0]
+    # The end-of-sequence token forced at the last step: every generation ends, nothing is skipped.
+    always = {"max_new_tokens": 8, "forced_eos_token_id": eos}
+    summary = generate_pseudo_annotations(
+        teacher_config_from_dict(config_for(trained, tmp_path / "always", generation=always, keep_unfinished=False))
+    )
+    assert summary.written == {"segment": 12, "video": 8} and summary.skipped == {"segment": 0, "video": 0}
 
 
 def test_missing_teacher_is_reported(trained, tmp_path, capsys):

@@ -38,12 +38,15 @@ def test_step_configs_resolve_next_to_the_recipe_and_share_the_data_folder(tmp_p
     assert ablation.curriculum_overrides()[-1] == "data.pseudo=false"
     assert ablation.curriculum_overrides()[0] == f"export_dir={tmp_path / 'out' / 'curriculum_no_pseudo' / 'export'}"
     assert ablation.curriculum_dir == tmp_path / "out" / "curriculum_no_pseudo"
+    segment_only = load_recipe_config(write_recipe(tmp_path), ["pseudo=[segment]"])
+    assert segment_only.curriculum_overrides()[-1] == "data.pseudo=[segment]"
+    assert segment_only.curriculum_dir == tmp_path / "out" / "curriculum_pseudo_segment"
 
 
 @pytest.mark.parametrize(
     "changes, overrides, message",
     [
-        ({"pseudo": "yes"}, [], "pseudo must be true or false, got 'yes'"),
+        ({"pseudo": "yes"}, [], "pseudo must be true or false or a list, got 'yes'"),
         ({"teachr": {}}, [], "unknown key 'teachr'"),
         ({}, ["teacher.config=missing.yaml"], "teacher.config .*missing.yaml does not exist"),
         ({"curriculum": {"overrides": []}}, [], "curriculum.config is required"),
@@ -117,7 +120,9 @@ def test_script_reports_a_bad_recipe_in_one_line(tmp_path, capsys):
     spec.loader.exec_module(module)
     path = write_recipe(tmp_path, pseudo="yes")
     assert module.main(["--config", str(path)]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [f"error: {path}: pseudo must be true or false, got 'yes'."]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {path}: pseudo must be true or false or a list, got 'yes'."
+    ]
 
 
 @pytest.mark.slow

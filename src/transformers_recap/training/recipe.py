@@ -5,7 +5,8 @@ The whole recipe of the paper's "pseudo ✓" rows in one run: LLM teacher -> pse
 ```yaml
 output_dir: outputs/demo_recipe      # data/, teacher/ and curriculum/ (curriculum_no_pseudo/ with pseudo: false),
                                      # each curriculum exporting into its export/
-pseudo: true                         # false: the same recipe without the teacher and its pseudo data (Table 6b)
+pseudo: true                         # false: the same recipe without the teacher and its pseudo data (Table 6b);
+                                     # [segment]: pseudo data at the segment level only (curriculum_pseudo_segment/)
 teacher:
   config: teacher_synthetic.yaml     # relative to this file
   overrides: []                      # key=value settings over that file's
@@ -25,7 +26,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .config_parsing import ConfigError, ConfigSource, parse_dataclass, read_yaml_mapping
 from .overrides import ConfigOverrideError, apply_overrides
@@ -50,7 +51,7 @@ class RecipeConfig:
     output_dir: Path
     teacher: StepOptions
     curriculum: StepOptions
-    pseudo: bool = True
+    pseudo: bool | list[Literal["segment", "video"]] = True
 
     @property
     def data_dir(self) -> Path:
@@ -62,7 +63,16 @@ class RecipeConfig:
 
     @property
     def curriculum_dir(self) -> Path:
-        return self.output_dir / ("curriculum" if self.pseudo else "curriculum_no_pseudo")
+        if isinstance(self.pseudo, bool):
+            return self.output_dir / ("curriculum" if self.pseudo else "curriculum_no_pseudo")
+        return self.output_dir / "_".join(["curriculum_pseudo", *self.pseudo])
+
+    @property
+    def pseudo_setting(self) -> str:
+        """`data.pseudo` of the curriculum as an override value: `true`, `false` or a list of levels."""
+        if isinstance(self.pseudo, bool):
+            return "true" if self.pseudo else "false"
+        return "[" + ", ".join(self.pseudo) + "]"
 
     def teacher_overrides(self) -> list[str]:
         """The teacher's overrides, then the shared data folder."""
@@ -77,7 +87,7 @@ class RecipeConfig:
             f"export_dir={os.fspath(self.curriculum_dir / 'export')}",
             *self.curriculum.overrides,
             f"data.data_dir={os.fspath(self.data_dir)}",
-            f"data.pseudo={'true' if self.pseudo else 'false'}",
+            f"data.pseudo={self.pseudo_setting}",
         ]
 
 

@@ -82,17 +82,26 @@ def stage_levels(stage: str, unified: bool) -> tuple[str, ...]:
 class DataOptions:
     """
     Where the data is. `data_dir` holds the Ego4D-HCap annotation files; with `synthetic` it defaults to
-    `<output_dir>/data` and `video_dir` to `<data_dir>/videos`, where the generator writes them.
+    `<output_dir>/data` and `video_dir` to `<data_dir>/videos`, where the generator writes them. `pseudo` mixes the
+    LLM teacher's pseudo annotations (`*_train_pseudo` files) into the training data of the segment and video
+    levels (`true`) or of the levels listed (`[segment]`).
     """
 
     data_dir: Path | None = None
     video_dir: Path | None = None
     features_dir: Path | None = None
-    pseudo: bool = False
+    pseudo: bool | list[Literal["segment", "video"]] = False
     synthetic: SyntheticOptions | None = None
     use_ground_truth_inputs: bool = False
     max_eval_samples: dict[Level, int] = field(default_factory=dict)
     clip_frame_cache: int = 0
+
+    @property
+    def pseudo_levels(self) -> tuple[str, ...]:
+        """The levels whose training data the pseudo annotations join."""
+        if isinstance(self.pseudo, bool):
+            return ("segment", "video") if self.pseudo else ()
+        return tuple(self.pseudo)
 
 
 @dataclass

@@ -97,7 +97,7 @@ class Curriculum:
             kwargs.update(features_dir=features_dir, features_layout=layout)
         try:
             dataset = load_ego4d_hcap(level, config.annotations_dir(level), split=split, **kwargs)
-            if split == "train" and level != "clip" and config.data.pseudo:
+            if split == "train" and level in config.data.pseudo_levels:
                 pseudo = load_ego4d_hcap(level, config.annotations_dir(level), split="train", pseudo=True, **kwargs)
                 dataset = concatenate_datasets([pseudo, dataset])
         except ValueError as error:  # a malformed annotation file: the message names the file and record

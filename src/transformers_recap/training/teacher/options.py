@@ -162,6 +162,8 @@ class PseudoOptions:
         max_segments, max_videos: caps on the planned windows (videos are visited in a seeded random order).
         batch_size: generation batch size per device.
         generation: `generate` options; `max_new_tokens` defaults to the task's `max_target_tokens`.
+        keep_unfinished: also write generations that reached `max_new_tokens` without the end-of-sequence token
+            (cut off, typically a loop repeating a phrase); by default they are skipped and counted.
         write_segment_uids: give pseudo segments an `sid` (`<vid>_pseudo_<n>`) and video records their `sids`.
     """
 
@@ -177,6 +179,7 @@ class PseudoOptions:
     max_videos: int | None = 15_000
     batch_size: int = 32
     generation: dict = field(default_factory=dict)
+    keep_unfinished: bool = False
     write_segment_uids: bool = True
 
 

@@ -25,7 +25,9 @@ descriptions when it has no record in `segments_train.pkl`, and pseudo summaries
 files. Every finished batch is appended to `work_dir/progress-<rank>.jsonl` as whole JSON lines with one synced write,
 so a killed run loses nothing written, and a rerun skips every window already done (a torn last line is ignored and
 cut off). The annotation files are written at the end, each to a temporary file, synced, then renamed into place.
-Windows whose generated text is empty, or that have no input, are skipped and counted. Under `accelerate launch`
+Windows whose generated text is empty or cut off (`max_new_tokens` reached before the end-of-sequence token: a
+teacher caught in a loop, which would teach the student summaries that do not end), or that have no input, are
+skipped and counted. Under `accelerate launch`
 each process takes every n-th remaining window and writes its own progress file.
 
 Records written (plain lists, dicts, strings and floats only):
@@ -473,12 +475,16 @@ class PseudoAnnotationRun:
             attention_mask = torch.tensor(masks, device=device)
             with torch.no_grad():
                 generated = generate_ids(teacher.model, input_ids, attention_mask, teacher.causal, **generation)
-            texts = decode(teacher.tokenizer, generated.cpu())
+            generated = generated.cpu()
+            texts = decode(teacher.tokenizer, generated)
+            finished = (generated == teacher.tokenizer.eos_token_id).any(dim=-1).tolist()
             records = []
-            for (window, _), text in zip(batch, texts, strict=True):
+            for (window, _), text, ended in zip(batch, texts, finished, strict=True):
                 record = {"key": window.key, "text": text}
                 if not text:
                     record["skipped"] = "empty generation"
+                elif not ended and not self.options.keep_unfinished:
+                    record["skipped"] = f"cut off at max_new_tokens={generation['max_new_tokens']}"
                 records.append(record)
             log.append(records)
             written += len(records)
