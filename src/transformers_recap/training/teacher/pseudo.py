@@ -27,8 +27,8 @@ so a killed run loses nothing written, and a rerun skips every window already do
 cut off). The annotation files are written at the end, each to a temporary file, synced, then renamed into place.
 Windows whose generated text is empty or cut off (`max_new_tokens` reached before the end-of-sequence token: a
 teacher caught in a loop, which would teach the student summaries that do not end), or that have no input, are
-skipped and counted. Under `accelerate launch`
-each process takes every n-th remaining window and writes its own progress file.
+skipped and counted. Under `accelerate launch` each process takes every n-th remaining window and writes its own
+progress file.
 
 Records written (plain lists, dicts, strings and floats only):
 
