@@ -39,7 +39,7 @@ def test_step_configs_resolve_next_to_the_recipe_and_share_the_data_folder(tmp_p
     assert ablation.curriculum_overrides()[0] == f"export_dir={tmp_path / 'out' / 'curriculum_no_pseudo' / 'export'}"
     assert ablation.curriculum_dir == tmp_path / "out" / "curriculum_no_pseudo"
     segment_only = load_recipe_config(write_recipe(tmp_path), ["pseudo=[segment]"])
-    assert segment_only.curriculum_overrides()[-1] == "data.pseudo=[segment]"
+    assert segment_only.curriculum_overrides()[-1] == 'data.pseudo=["segment"]'
     assert segment_only.curriculum_dir == tmp_path / "out" / "curriculum_pseudo_segment"
 
 

@@ -22,6 +22,7 @@ run finished (trained teachers, written pseudo annotations, finished stages), so
 when the same command is run again.
 """
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,13 +68,6 @@ class RecipeConfig:
             return self.output_dir / ("curriculum" if self.pseudo else "curriculum_no_pseudo")
         return self.output_dir / "_".join(["curriculum_pseudo", *self.pseudo])
 
-    @property
-    def pseudo_setting(self) -> str:
-        """`data.pseudo` of the curriculum as an override value: `true`, `false` or a list of levels."""
-        if isinstance(self.pseudo, bool):
-            return "true" if self.pseudo else "false"
-        return "[" + ", ".join(self.pseudo) + "]"
-
     def teacher_overrides(self) -> list[str]:
         """The teacher's overrides, then the shared data folder."""
         return [*self.teacher.overrides, f"data.data_dir={os.fspath(self.data_dir)}"]
@@ -87,7 +81,7 @@ class RecipeConfig:
             f"export_dir={os.fspath(self.curriculum_dir / 'export')}",
             *self.curriculum.overrides,
             f"data.data_dir={os.fspath(self.data_dir)}",
-            f"data.pseudo={self.pseudo_setting}",
+            f"data.pseudo={json.dumps(self.pseudo)}",  # JSON is YAML: true, false or ["segment"]
         ]
 
 
