@@ -250,6 +250,8 @@ def test_bad_configs_are_one_line_errors_naming_the_key_and_its_source(tmp_path)
     assert "data.data_dir" in config_error(tmp_path, "output_dir: run\n")
     message = config_error(tmp_path, base + "stages: {clip: {samples_per_epoch: {video: 10}}}\n")
     assert "does not train" in message
+    message = config_error(tmp_path, base + "stages: {clip: {freeze_vision_steps: 10}}\n")
+    assert "stages.clip.freeze_vision_steps is 10" in message and "train_vision: true" in message
     # An override is named as the source of its own mistakes.
     message = config_error(tmp_path, base, "training.learning_rte=0.1")
     assert message.startswith("command-line override 'training.learning_rte=0.1'") and "learning_rate" in message

@@ -41,6 +41,15 @@ def test_step_configs_resolve_next_to_the_recipe_and_share_the_data_folder(tmp_p
     segment_only = load_recipe_config(write_recipe(tmp_path), ["pseudo=[segment]"])
     assert segment_only.curriculum_overrides()[-1] == 'data.pseudo=["segment"]'
     assert segment_only.curriculum_dir == tmp_path / "out" / "curriculum_pseudo_segment"
+    package = tmp_path / "package" / "demo_model"
+    into_package = load_recipe_config(write_recipe(tmp_path), [f"export_dir={package}", "allow_package_export=true"])
+    assert into_package.curriculum_overrides() == [
+        f"export_dir={package}",
+        "stages.clip.num_train_epochs=2",
+        data,
+        "data.pseudo=true",
+        "allow_package_export=true",
+    ]
 
 
 @pytest.mark.parametrize(

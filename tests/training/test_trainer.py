@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainerState
 
 from tests.training.helpers import (
     make_model_and_processor,
@@ -17,7 +17,7 @@ from tests.training.helpers import (
 )
 from tests.utils import free_port
 from transformers_recap.training.curriculum.config import StageOptions
-from transformers_recap.training.curriculum.stages import make_trainable
+from transformers_recap.training.curriculum.stages import FreezeForSteps, make_trainable
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +70,44 @@ def test_exact_resume(examples, tmp_path):
     assert losses[-5:] == pytest.approx(expected_losses[-5:], abs=1e-6)
     for name, value in trainable_state(model).items():
         torch.testing.assert_close(value, expected[name], atol=1e-6, rtol=0)
+
+
+class RecordModule(TrainerCallback):
+    """The module's weights after every optimizer step."""
+
+    def __init__(self, module):
+        self.module = module
+        self.after_step = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.after_step.append({name: p.detach().clone() for name, p in self.module.named_parameters()})
+
+
+def test_freeze_for_steps_holds_a_module_then_trains_it(examples, tmp_path):
+    model, processor = make_model_and_processor()
+    module = model.model.alignment["segment"].video_qformer
+    initial = {name: p.detach().clone() for name, p in module.named_parameters()}
+    record = RecordModule(module)
+    trainer = make_trainer(model, processor, examples, tmp_path / "a", callbacks=[FreezeForSteps(module, 3), record])
+    trainer.train()
+    for step, weights in enumerate(record.after_step[:3], start=1):
+        assert all(torch.equal(weights[name], initial[name]) for name in initial), f"step {step} moved it"
+    assert all(p.requires_grad for p in module.parameters())
+    assert any(not torch.equal(record.after_step[3][name], initial[name]) for name in initial)
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    # Reference: the same run with the module frozen from the start (Trainer leaves it out of the optimizer).
+    model, processor = make_model_and_processor()
+    model.set_trainable_levels(["segment"])
+    model.model.alignment["segment"].video_qformer.requires_grad_(False)
+    frozen = make_trainer(model, processor, examples, tmp_path / "b", levels=None)
+    frozen.train()
+    reference = [entry["loss"] for entry in frozen.state.log_history if "loss" in entry]
+    assert losses[:4] == pytest.approx(reference[:4], abs=1e-6)  # the 4th loss is computed before the 4th step
+    assert losses[4:] != pytest.approx(reference[4:], abs=1e-6)
+    # A run resumed past the frozen steps trains the module from its first step.
+    module.requires_grad_(False)
+    FreezeForSteps(module, 3).on_train_begin(None, TrainerState(global_step=4), None)
+    assert all(p.requires_grad for p in module.parameters())
 
 
 def test_lora_trains_only_adapter_weights(examples, tmp_path):

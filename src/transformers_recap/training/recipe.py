@@ -5,6 +5,9 @@ The whole recipe of the paper's "pseudo ✓" rows in one run: LLM teacher -> pse
 ```yaml
 output_dir: outputs/demo_recipe      # data/, teacher/ and curriculum/ (curriculum_no_pseudo/ with pseudo: false),
                                      # each curriculum exporting into its export/
+export_dir: null                     # where the curriculum exports instead (the bundled demo model:
+                                     # src/transformers_recap/demo_model, with allow_package_export: true)
+allow_package_export: false
 pseudo: true                         # false: the same recipe without the teacher and its pseudo data (Table 6b);
                                      # [segment]: pseudo data at the segment level only (curriculum_pseudo_segment/)
 teacher:
@@ -53,6 +56,8 @@ class RecipeConfig:
     teacher: StepOptions
     curriculum: StepOptions
     pseudo: bool | list[Literal["segment", "video"]] = True
+    export_dir: Path | None = None
+    allow_package_export: bool = False
 
     @property
     def data_dir(self) -> Path:
@@ -74,15 +79,20 @@ class RecipeConfig:
 
     def curriculum_overrides(self) -> list[str]:
         """
-        The curriculum's export folder inside its own (so that the two arms do not export over each other), the
-        curriculum's overrides, then the shared data folder and the pseudo switch.
+        The export folder (`export_dir`, else one inside the curriculum's folder, so that the two arms do not export
+        over each other), the curriculum's overrides, then the shared data folder, the pseudo switch and
+        `allow_package_export` when set.
         """
-        return [
-            f"export_dir={os.fspath(self.curriculum_dir / 'export')}",
+        export_dir = self.export_dir if self.export_dir is not None else self.curriculum_dir / "export"
+        overrides = [
+            f"export_dir={os.fspath(export_dir)}",
             *self.curriculum.overrides,
             f"data.data_dir={os.fspath(self.data_dir)}",
             f"data.pseudo={json.dumps(self.pseudo)}",  # JSON is YAML: true, false or ["segment"]
         ]
+        if self.allow_package_export:
+            overrides.append("allow_package_export=true")
+        return overrides
 
 
 def load_recipe_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> RecipeConfig:

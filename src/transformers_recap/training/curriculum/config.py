@@ -146,6 +146,8 @@ class StageOptions:
     Curriculum options of one stage (besides its `Seq2SeqTrainingArguments`).
 
     - `train_vision`: also train the video encoder (synthetic data: no pretrained encoder exists);
+    - `freeze_vision_steps`: with `train_vision`, the encoder stays frozen for the stage's first N optimizer steps
+      (the level first learns to read its random features; see [`FreezeForSteps`]);
     - `samples_per_epoch`: examples drawn per level per epoch (Video ReCap-U; default: the smallest level's size);
     - `lora`: `peft.LoraConfig` arguments plus `target` (see `LORA_TARGET_MODULES`);
     - `use_ground_truth_inputs`: train on ground-truth lower-level captions (default: `data.use_ground_truth_inputs`);
@@ -154,6 +156,7 @@ class StageOptions:
     """
 
     train_vision: bool = False
+    freeze_vision_steps: int = 0
     samples_per_epoch: dict[Level, int] | None = None
     lora: dict[str, Any] | None = None
     use_ground_truth_inputs: bool | None = None
@@ -306,7 +309,14 @@ class CurriculumConfig:
         self._check_model(source)
         for stage in LEVELS:
             levels = stage_levels(stage, self.model.unified)
-            for level in self.stage_options(stage).samples_per_epoch or {}:
+            options = self.stage_options(stage)
+            if options.freeze_vision_steps < 0 or (options.freeze_vision_steps and not options.train_vision):
+                where = f"stages.{stage}.freeze_vision_steps"
+                raise CurriculumConfigError(
+                    f"{source.at(where)}: {where} is {options.freeze_vision_steps}; it counts the first steps of a "
+                    "stage that trains the video encoder (train_vision: true) and is 0 or more."
+                )
+            for level in options.samples_per_epoch or {}:
                 if level not in levels:
                     where = f"stages.{stage}.samples_per_epoch"
                     raise CurriculumConfigError(

@@ -21,6 +21,7 @@ from .config import CurriculumConfig, CurriculumConfigError, read_curriculum_con
 from .extraction import extract_before
 from .stages import (
     STAGES,
+    FreezeForSteps,
     clip_reader,
     is_finished,
     make_trainable,
@@ -200,6 +201,9 @@ class Curriculum:
             use_ground_truth_inputs=use_ground_truth,
         )
         trainable_model = make_trainable(model, levels, options)
+        callbacks = []
+        if options.train_vision and options.freeze_vision_steps:
+            callbacks.append(FreezeForSteps(model.model.vision_model, options.freeze_vision_steps))
         trainer = VideoReCapTrainer(
             model=trainable_model,
             args=arguments,
@@ -208,6 +212,7 @@ class Curriculum:
             processing_class=processor,
             compute_metrics=caption_metrics_fn(processor),
             samples_per_epoch=options.samples_per_epoch,
+            callbacks=callbacks,
         )
         checkpoint = find_resume_checkpoint(arguments.output_dir) if resume else None
         trainer.train(resume_from_checkpoint=checkpoint)

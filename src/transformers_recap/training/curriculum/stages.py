@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, Seq2SeqTrainingArguments
+from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.utils import logging
 
 from ...conversion.pretrained_parts import from_pretrained_parts
@@ -249,6 +249,32 @@ def make_trainable(model: VideoReCapForConditionalGeneration, levels, options: S
     return model
 
 
+class FreezeForSteps(TrainerCallback):
+    """
+    Keeps `module` frozen for the first `steps` optimizer steps of a training run, then lets it train (the
+    `freeze_vision_steps` stage option). Trainer builds the optimizer before `on_train_begin`, so the module's
+    parameters are in it from the start; while frozen they get no gradient, hence no update and no optimizer state,
+    and the backward pass stops at the module's output. A resumed run past `steps` trains the module from its first
+    step. Hand-written: Trainer and accelerate have no scheduled freezing.
+
+    Why a from-scratch video encoder needs it: at its initialisation the decoder memory varies between clips by a
+    few millionths of its energy, so the encoder's first gradients are noise, and Adam's normalised steps on that
+    noise can keep the clip level at the caption LM's prior for a whole stage (README, "The demo recipe, measured").
+    """
+
+    def __init__(self, module: torch.nn.Module, steps: int):
+        self.module = module
+        self.steps = steps
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.module.requires_grad_(state.global_step >= self.steps)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.steps:
+            logger.info(f"Step {self.steps}: the video encoder trains from now on.")
+            self.module.requires_grad_(True)
+
+
 def _tensorboard_available() -> bool:
     try:
         import tensorboard  # noqa: F401
@@ -298,6 +324,7 @@ def clip_reader(config: CurriculumConfig, model_config: VideoReCapConfig) -> Cal
 
 
 __all__ = [
+    "FreezeForSteps",
     "PAPER_TRAINING_ARGUMENTS",
     "STAGES",
     "build_initial_model",
