@@ -7,8 +7,7 @@ The recipe YAML names a teacher configuration and a curriculum configuration (se
 `transformers_recap.training.recipe`); the three steps share `<output_dir>/data`. `pseudo=false` runs the same
 curriculum without the teacher and its pseudo data, into `<output_dir>/curriculum_no_pseudo` (the Table 6b ablation).
 Arguments after the options are `key=value` overrides of the recipe YAML, e.g.
-`export_dir=src/transformers_recap/demo_model allow_package_export=true` (how the bundled demo model is
-built).
+`export_dir=src/transformers_recap/demo_model allow_package_export=true` (replaces the bundled demo model).
 """
 
 import argparse

@@ -5,8 +5,8 @@ The whole recipe of the paper's "pseudo ✓" rows in one run: LLM teacher -> pse
 ```yaml
 output_dir: outputs/demo_recipe      # data/, teacher/ and curriculum/ (curriculum_no_pseudo/ with pseudo: false),
                                      # each curriculum exporting into its export/
-export_dir: null                     # where the curriculum exports instead (the bundled demo model:
-                                     # src/transformers_recap/demo_model, with allow_package_export: true)
+export_dir: null                     # where the curriculum exports instead (src/transformers_recap/demo_model
+                                     # with allow_package_export: true replaces the bundled demo model)
 allow_package_export: false
 pseudo: true                         # false: the same recipe without the teacher and its pseudo data (Table 6b);
                                      # [segment]: pseudo data at the segment level only (curriculum_pseudo_segment/)
