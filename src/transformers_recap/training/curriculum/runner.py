@@ -202,7 +202,7 @@ class Curriculum:
         )
         trainable_model = make_trainable(model, levels, options)
         callbacks = []
-        if options.train_vision and options.freeze_vision_steps:
+        if options.freeze_vision_steps:  # the configuration allows it only with train_vision
             callbacks.append(FreezeForSteps(model.model.vision_model, options.freeze_vision_steps))
         trainer = VideoReCapTrainer(
             model=trainable_model,

@@ -271,7 +271,7 @@ class FreezeForSteps(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == self.steps:
-            logger.info(f"Step {self.steps}: the video encoder trains from now on.")
+            logger.info(f"Step {self.steps}: {type(self.module).__name__} trains from now on.")
             self.module.requires_grad_(True)
 
 
