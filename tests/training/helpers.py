@@ -57,7 +57,7 @@ def make_model_and_processor(seed: int = 0, dropout: float = 0.0):
 
 
 def make_trainer(
-    model, processor, examples, output_dir, callbacks=None, levels=("segment",), **arguments
+    model, processor, examples, output_dir, callbacks=None, levels=("segment",), module_warmup=None, **arguments
 ) -> VideoReCapTrainer:
     from transformers import Seq2SeqTrainingArguments
 
@@ -86,6 +86,7 @@ def make_trainer(
         data_collator=VideoReCapDataCollator(processor),
         processing_class=processor,
         callbacks=callbacks,
+        module_warmup=module_warmup,
     )
 
 

@@ -252,6 +252,12 @@ def test_bad_configs_are_one_line_errors_naming_the_key_and_its_source(tmp_path)
     assert "does not train" in message
     message = config_error(tmp_path, base + "stages: {clip: {freeze_vision_steps: 10}}\n")
     assert "stages.clip.freeze_vision_steps is 10" in message and "train_vision: true" in message
+    message = config_error(tmp_path, base + "stages: {clip: {train_vision: true, vision_lr_warmup_steps: -1}}\n")
+    assert "stages.clip.vision_lr_warmup_steps is -1" in message and "0 or more" in message
+    plateau = (
+        "stages: {clip: {train_vision: true, vision_lr_warmup_steps: 5, lr_scheduler_type: reduce_lr_on_plateau}}"
+    )
+    assert "choose another lr_scheduler_type" in config_error(tmp_path, base + plateau + "\n")
     # An override is named as the source of its own mistakes.
     message = config_error(tmp_path, base, "training.learning_rte=0.1")
     assert message.startswith("command-line override 'training.learning_rte=0.1'") and "learning_rate" in message

@@ -1,5 +1,6 @@
 """VideoReCapTrainer: training from CLS features, exact resume, LoRA, multi-process equivalence."""
 
+import math
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from tests.training.helpers import (
 from tests.utils import free_port
 from transformers_recap.training.curriculum.config import StageOptions
 from transformers_recap.training.curriculum.stages import FreezeForSteps, make_trainable
+from transformers_recap.training.trainer import ModuleWarmup
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +87,18 @@ class RecordModule(TrainerCallback):
 
 def test_freeze_for_steps_holds_a_module_then_trains_it(examples, tmp_path):
     model, processor = make_model_and_processor()
+    model.set_trainable_levels(["segment"])
     module = model.model.alignment["segment"].video_qformer
     initial = {name: p.detach().clone() for name, p in module.named_parameters()}
+    trainable = {name for name, p in module.named_parameters() if p.requires_grad}
     record = RecordModule(module)
-    trainer = make_trainer(model, processor, examples, tmp_path / "a", callbacks=[FreezeForSteps(module, 3), record])
+    freeze = FreezeForSteps(module, 3)
+    trainer = make_trainer(model, processor, examples, tmp_path / "a", callbacks=[freeze, record])
     trainer.train()
     for step, weights in enumerate(record.after_step[:3], start=1):
         assert all(torch.equal(weights[name], initial[name]) for name in initial), f"step {step} moved it"
-    assert all(p.requires_grad for p in module.parameters())
+    assert trainable != set(initial)  # the level trains part of it; the rest stays frozen after the steps
+    assert {name for name, p in module.named_parameters() if p.requires_grad} == trainable
     assert any(not torch.equal(record.after_step[3][name], initial[name]) for name in initial)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     # Reference: the same run with the module frozen from the start (Trainer leaves it out of the optimizer).
@@ -105,9 +111,59 @@ def test_freeze_for_steps_holds_a_module_then_trains_it(examples, tmp_path):
     assert losses[:4] == pytest.approx(reference[:4], abs=1e-6)  # the 4th loss is computed before the 4th step
     assert losses[4:] != pytest.approx(reference[4:], abs=1e-6)
     # A run resumed past the frozen steps trains the module from its first step.
-    module.requires_grad_(False)
-    FreezeForSteps(module, 3).on_train_begin(None, TrainerState(global_step=4), None)
-    assert all(p.requires_grad for p in module.parameters())
+    freeze.on_train_begin(None, TrainerState(global_step=0), None)
+    assert not any(p.requires_grad for p in module.parameters())
+    freeze.on_train_begin(None, TrainerState(global_step=4), None)
+    assert {name for name, p in module.named_parameters() if p.requires_grad} == trainable
+
+
+class RecordLearningRates(TrainerCallback):
+    """Per optimizer step, the learning rate of each parameter (by name) that the step is about to use."""
+
+    def __init__(self, model):
+        self.names = {id(parameter): name for name, parameter in model.named_parameters()}
+        self.rates = []
+
+    def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+        self.rates.append(
+            {self.names[id(p)]: group["lr"] for group in optimizer.param_groups for p in group["params"]}
+        )
+
+
+def test_module_warmup_gives_a_module_its_own_delayed_ramp_and_resumes(examples, tmp_path):
+    def run(output_dir, callbacks=(), resume=None, seed=0):
+        model, processor = make_model_and_processor(seed=seed)
+        model.set_trainable_levels(["segment"])
+        module = model.model.alignment["segment"].video_qformer
+        record = RecordLearningRates(model)
+        trainer = make_trainer(
+            model,
+            processor,
+            examples,
+            output_dir,
+            callbacks=[FreezeForSteps(module, 2), record, *callbacks],
+            module_warmup=ModuleWarmup(module, start=2, steps=3),
+            max_steps=8,
+            save_strategy="steps",
+            save_steps=4,
+        )
+        trainer.train(resume_from_checkpoint=resume)
+        prefix = "model.alignment.segment.video_qformer."
+        trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+        return record.rates, {name for name in trainable if name.startswith(prefix)}, trainable
+
+    rates, inside, trainable = run(tmp_path / "full")
+    assert inside and inside < trainable and set(rates[0]) == trainable  # each trainable parameter in one group
+    # Reference: the cosine schedule with 1 warm-up step of 8, by its formula; the module's ramp starts at step 2.
+    for step, step_rates in enumerate(rates):
+        schedule = 5e-3 * (step / 1 if step < 1 else 0.5 * (1 + math.cos(math.pi * (step - 1) / 7)))
+        ramp = min(1.0, max(0.0, (step - 1) / 3))
+        for name, rate in step_rates.items():
+            assert rate == pytest.approx(schedule * (ramp if name in inside else 1.0), abs=1e-12), (step, name)
+    # Resumed from step 4, the groups and the module's ramp continue where they were.
+    run(tmp_path / "resumed", callbacks=[StopAt(3)])
+    resumed, _, _ = run(tmp_path / "resumed", resume=os.fspath(tmp_path / "resumed" / "checkpoint-3"), seed=5)
+    assert resumed == [pytest.approx(step_rates, abs=1e-12) for step_rates in rates[3:]]
 
 
 def test_lora_trains_only_adapter_weights(examples, tmp_path):

@@ -3,10 +3,12 @@
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 from transformers import EvalPrediction, Seq2SeqTrainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints, seed_worker
@@ -33,6 +35,30 @@ def level_batch_sampler(
     )
 
 
+@dataclass(frozen=True)
+class ModuleWarmup:
+    """
+    A learning-rate warm-up of its own for one module: the module's parameters get learning rate 0 for optimizer
+    steps `0..start-1`, then a fraction of the schedule's rising linearly to all of it over `steps` steps (the
+    `vision_lr_warmup_steps` stage option, after `freeze_vision_steps`). Hand-written: Trainer warms up every
+    parameter at once.
+    """
+
+    module: torch.nn.Module
+    start: int
+    steps: int
+
+    def __post_init__(self):
+        if self.start < 0 or self.steps < 1:
+            raise ValueError(
+                f"ModuleWarmup needs start >= 0 and steps >= 1, got start={self.start}, steps={self.steps}."
+            )
+
+    def factor(self, step: int) -> float:
+        """The fraction of the schedule's learning rate that the module's parameters get at scheduler step `step`."""
+        return min(1.0, max(0.0, (step - self.start + 1) / self.steps))
+
+
 class VideoReCapTrainer(Seq2SeqTrainer):
     """
     `Seq2SeqTrainer` for Video ReCap. The training set is a [`MultiLevelDataset`]; its batches come from a
@@ -45,12 +71,55 @@ class VideoReCapTrainer(Seq2SeqTrainer):
     Args:
         samples_per_epoch (`Mapping[str, int]`, *optional*): examples per level per epoch (default: as many as the
             smallest level has).
+        module_warmup ([`ModuleWarmup`], *optional*): a module whose parameters warm up later than the rest; they
+            get optimizer param groups of their own (one per group Trainer makes), which need a `LambdaLR` schedule
+            (every `lr_scheduler_type` but `reduce_lr_on_plateau`).
         All other arguments are `Seq2SeqTrainer`'s; set `remove_unused_columns=False` (the collator builds inputs).
     """
 
-    def __init__(self, *args, samples_per_epoch: Mapping[str, int] | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        samples_per_epoch: Mapping[str, int] | None = None,
+        module_warmup: ModuleWarmup | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.samples_per_epoch = samples_per_epoch
+        self.module_warmup = module_warmup
+
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        if self.module_warmup is None or any(group.get("module_warmup") for group in optimizer.param_groups):
+            return optimizer
+        # Before any step (no optimizer state yet): move the module's parameters into groups of their own.
+        warmed = {id(parameter) for parameter in self.module_warmup.module.parameters()}
+        for group in list(optimizer.param_groups):
+            inside = [parameter for parameter in group["params"] if id(parameter) in warmed]
+            if inside:
+                group["params"] = [parameter for parameter in group["params"] if id(parameter) not in warmed]
+                optimizer.add_param_group({**group, "params": inside, "module_warmup": True})
+        optimizer.param_groups[:] = [group for group in optimizer.param_groups if group["params"]]
+        return optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        had_scheduler = self.lr_scheduler is not None
+        scheduler = super().create_scheduler(num_training_steps, optimizer)
+        if self.module_warmup is None or had_scheduler:
+            return scheduler
+        if not isinstance(scheduler, LambdaLR):
+            raise ValueError(
+                f"A module warm-up needs a LambdaLR schedule; lr_scheduler_type {self.args.lr_scheduler_type!r} "
+                f"gives {type(scheduler).__name__}."
+            )
+        warmup = self.module_warmup
+        for index, group in enumerate(scheduler.optimizer.param_groups):
+            if group.get("module_warmup"):
+                schedule = scheduler.lr_lambdas[index]
+                # A plain function: LambdaLR leaves functions out of its state dict, so checkpoints stay tensors.
+                scheduler.lr_lambdas[index] = lambda step, schedule=schedule: schedule(step) * warmup.factor(step)
+                group["lr"] = scheduler.base_lrs[index] * scheduler.lr_lambdas[index](scheduler.last_epoch)
+        return scheduler
 
     def _save_checkpoint(self, model, trial) -> None:
         # Trainer deletes old checkpoints (save_total_limit) at the end of its own save, before anything could mark

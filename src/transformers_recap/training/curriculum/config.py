@@ -148,6 +148,9 @@ class StageOptions:
     - `train_vision`: also train the video encoder (synthetic data: no pretrained encoder exists);
     - `freeze_vision_steps`: with `train_vision`, the encoder stays frozen for the stage's first N optimizer steps
       (the level first learns to read its random features; see [`FreezeForSteps`]);
+    - `vision_lr_warmup_steps`: with `train_vision`, the encoder's learning rate rises from 0 to the schedule's over
+      N steps after its frozen ones (its Adam state starts then, so its first steps would be full-size; see
+      [`ModuleWarmup`]);
     - `samples_per_epoch`: examples drawn per level per epoch (Video ReCap-U; default: the smallest level's size);
     - `lora`: `peft.LoraConfig` arguments plus `target` (see `LORA_TARGET_MODULES`);
     - `use_ground_truth_inputs`: train on ground-truth lower-level captions (default: `data.use_ground_truth_inputs`);
@@ -157,6 +160,7 @@ class StageOptions:
 
     train_vision: bool = False
     freeze_vision_steps: int = 0
+    vision_lr_warmup_steps: int = 0
     samples_per_epoch: dict[Level, int] | None = None
     lora: dict[str, Any] | None = None
     use_ground_truth_inputs: bool | None = None
@@ -310,11 +314,20 @@ class CurriculumConfig:
         for stage in LEVELS:
             levels = stage_levels(stage, self.model.unified)
             options = self.stage_options(stage)
-            if options.freeze_vision_steps < 0 or (options.freeze_vision_steps and not options.train_vision):
-                where = f"stages.{stage}.freeze_vision_steps"
+            for name in ("freeze_vision_steps", "vision_lr_warmup_steps"):
+                steps = getattr(options, name)
+                if steps < 0 or (steps and not options.train_vision):
+                    where = f"stages.{stage}.{name}"
+                    raise CurriculumConfigError(
+                        f"{source.at(where)}: {where} is {steps}; it counts steps of a stage that trains the video "
+                        "encoder (train_vision: true) and is 0 or more."
+                    )
+            scheduler = self.stage_training_arguments(stage).get("lr_scheduler_type")
+            if options.vision_lr_warmup_steps and scheduler == "reduce_lr_on_plateau":
+                where = f"stages.{stage}.vision_lr_warmup_steps"
                 raise CurriculumConfigError(
-                    f"{source.at(where)}: {where} is {options.freeze_vision_steps}; it counts the first steps of a "
-                    "stage that trains the video encoder (train_vision: true) and is 0 or more."
+                    f"{source.at(where)}: {where} scales the stage's learning-rate schedule, which "
+                    "reduce_lr_on_plateau does not have; choose another lr_scheduler_type."
                 )
             for level in options.samples_per_epoch or {}:
                 if level not in levels:

@@ -16,7 +16,7 @@ from ..checkpoints import find_resume_checkpoint
 from ..collator import VideoReCapDataCollator
 from ..files import write_atomically
 from ..sampler import MultiLevelDataset
-from ..trainer import VideoReCapTrainer, caption_metrics_fn, level_batch_sampler
+from ..trainer import ModuleWarmup, VideoReCapTrainer, caption_metrics_fn, level_batch_sampler
 from .config import CurriculumConfig, CurriculumConfigError, read_curriculum_config, stage_levels
 from .extraction import extract_before
 from .stages import (
@@ -204,6 +204,11 @@ class Curriculum:
         callbacks = []
         if options.freeze_vision_steps:  # the configuration allows it only with train_vision
             callbacks.append(FreezeForSteps(model.model.vision_model, options.freeze_vision_steps))
+        module_warmup = None
+        if options.vision_lr_warmup_steps:
+            module_warmup = ModuleWarmup(
+                model.model.vision_model, start=options.freeze_vision_steps, steps=options.vision_lr_warmup_steps
+            )
         trainer = VideoReCapTrainer(
             model=trainable_model,
             args=arguments,
@@ -213,6 +218,7 @@ class Curriculum:
             compute_metrics=caption_metrics_fn(processor),
             samples_per_epoch=options.samples_per_epoch,
             callbacks=callbacks,
+            module_warmup=module_warmup,
         )
         checkpoint = find_resume_checkpoint(arguments.output_dir) if resume else None
         trainer.train(resume_from_checkpoint=checkpoint)

@@ -265,14 +265,20 @@ class FreezeForSteps(TrainerCallback):
     def __init__(self, module: torch.nn.Module, steps: int):
         self.module = module
         self.steps = steps
+        # Only the parameters that train: the rest of the module stays frozen after the steps too.
+        self.parameters = [parameter for parameter in module.parameters() if parameter.requires_grad]
+
+    def _set_trainable(self, trainable: bool) -> None:
+        for parameter in self.parameters:
+            parameter.requires_grad_(trainable)
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.module.requires_grad_(state.global_step >= self.steps)
+        self._set_trainable(state.global_step >= self.steps)
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == self.steps:
             logger.info(f"Step {self.steps}: {type(self.module).__name__} trains from now on.")
-            self.module.requires_grad_(True)
+            self._set_trainable(True)
 
 
 def _tensorboard_available() -> bool:
