@@ -160,7 +160,7 @@ def test_module_warmup_gives_a_module_its_own_delayed_ramp_and_resumes(examples,
         ramp = min(1.0, max(0.0, (step - 1) / 3))
         for name, rate in step_rates.items():
             assert rate == pytest.approx(schedule * (ramp if name in inside else 1.0), abs=1e-12), (step, name)
-    # Resumed from step 4, the groups and the module's ramp continue where they were.
+    # Resumed from the checkpoint after step 3, the groups and the module's ramp continue where they were.
     run(tmp_path / "resumed", callbacks=[StopAt(3)])
     resumed, _, _ = run(tmp_path / "resumed", resume=os.fspath(tmp_path / "resumed" / "checkpoint-3"), seed=5)
     assert resumed == [pytest.approx(step_rates, abs=1e-12) for step_rates in rates[3:]]
