@@ -59,6 +59,7 @@ def variants(base: dict) -> dict[str, dict]:
         video_only["model"].setdefault("input_settings", {}).setdefault(level, {})["context_separator"] = None
         text_only["model"]["config"]["level_settings"].setdefault(level, {})["num_video_queries"] = 0
         text_only["model"].setdefault("input_settings", {}).setdefault(level, {})["num_video_features"] = None
+    video_only["stages"].get("video", {}).pop("context_copy_steps", None)  # it reads no text to copy
     unified = variant("video_recap_u")
     unified["model"]["unified"] = True
     # One query tensor per branch is shared by every level: use the largest counts of the separate model.

@@ -35,7 +35,7 @@ def workspace(tmp_path_factory):
     data = write_synthetic_egoschema(root / "set", 1, 9001, **{key: layout[key] for key in keys})
     tokenizer = train_tiny_tokenizer()
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_embd=32, n_layer=2, n_head=2)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=4096, n_embd=32, n_layer=2, n_head=2)
     GPT2LMHeadModel(config).save_pretrained(root / "llm")
     tokenizer.save_pretrained(root / "llm")
     return root, data
@@ -75,7 +75,8 @@ def test_captions_answers_and_reports(workspace, capsys):
     table = printed.out.splitlines()
     assert any(line.startswith("Clip captions ") for line in table)
     assert any(line.startswith("Hierarchical (clip + segment + video)") for line in table)
-    # More captions make longer prompts.
+    # More captions make longer prompts (the LLM's context holds them all: none is dropped).
+    assert not any(p["truncated"] for p in predictions)
     tokens = {s: sum(p["prompt_tokens"] for p in predictions if p["setting"] == s) for s in SETTINGS}
     assert tokens["clip"] < tokens["clip+segment"] < tokens["hierarchical"]
 

@@ -347,3 +347,74 @@ def test_pseudo_annotations_join_the_training_data_of_the_chosen_levels(tmp_path
         # Pseudo records first, then the manual ones, each in file order (the trainer's sampler shuffles).
         assert train["video_uid"] == added + [record["vid"] for record in manual]
         assert "pseudo-video" not in runner.load_split(level, "validation")["video_uid"]
+
+
+def test_context_copy_examples_are_the_runs_of_each_input_packed_as_the_level_reads_them():
+    from datasets import Dataset
+
+    from transformers_recap.training.curriculum.stages import context_copy_examples
+
+    dataset = Dataset.from_list(
+        [
+            {"video_uid": "a", "text": "summary a", "segment_descriptions_pred": ["C x.", "C y.", "C z."]},
+            {"video_uid": "b", "text": "summary b", "segment_descriptions_pred": ["C w."]},
+        ]
+    )
+    copies = context_copy_examples(dataset, "video", use_ground_truth_inputs=False, separator=". ", max_run=2)
+    assert copies["video_uid"] == ["a", "a", "a", "a", "a", "b"]
+    assert copies["segment_descriptions_pred"] == [
+        ["C x."],
+        ["C x.", "C y."],
+        ["C y."],
+        ["C y.", "C z."],
+        ["C z."],
+        ["C w."],
+    ]
+    assert copies["text"] == ["C x.", "C x. C y.", "C y.", "C y. C z.", "C z.", "C w."]
+    segment = Dataset.from_list([{"text": "s", "clip_captions_gt": ["#C C a", "#C C b"]}])
+    copies = context_copy_examples(segment, "segment", use_ground_truth_inputs=True, separator="")
+    assert copies["text"] == ["#C C a", "#C C a#C C b", "#C C b"]
+
+
+def test_the_video_stage_first_learns_to_copy_its_input_and_a_resumed_stage_reuses_it(tmp_path):
+    settings = {
+        "stages.segment.per_device_train_batch_size": 2,
+        "stages.video.per_device_train_batch_size": 2,
+        "stages.video.context_copy_steps": 3,
+    }
+    curriculum = Curriculum(tiny_data_config(tmp_path, **settings))
+    curriculum.run(evaluate=False)
+    copy_dir = tmp_path / "video" / "context_copy"
+    # 2 videos of 2 segments: 3 runs each (first, both, second); 3 steps of batches of 2.
+    assert [entry["step"] for entry in json.loads((copy_dir / "train_log.json").read_text())][-1] == 3
+    from safetensors.torch import load_file
+
+    copied = load_file(copy_dir / "trainable.safetensors")
+    start, _ = curriculum.model_for_stage("video")
+    start.set_trainable_levels(["video"])  # the video level's parts, and only them
+    assert set(copied) == {name for name, parameter in start.named_parameters() if parameter.requires_grad}
+    assert all(".video." in name or "alignment.video" in name for name in copied)
+    initial = dict(start.named_parameters())
+    assert any(not torch.equal(copied[name], initial[name]) for name in copied)  # the warm-up trained them
+
+    # Resumed (no checkpoint of the stage itself), the stage loads the warm-up's parameters instead of training.
+    fresh, _ = curriculum.model_for_stage("video")
+    fresh.set_trainable_levels(["video"])
+    train_sets = {"video": curriculum.load_split("video", "train")}
+    curriculum.train_context_copy("video", fresh, train_sets, collator=None, max_steps=None, resume=True)
+    for name, parameter in fresh.named_parameters():
+        torch.testing.assert_close(parameter, copied[name] if name in copied else initial[name], msg=name)
+
+
+def test_context_copy_steps_is_checked(tmp_path):
+    base = SMOKE.read_text()
+    message = config_error(tmp_path, base, "stages.clip.context_copy_steps=5")
+    assert "stages.clip.context_copy_steps is 5" in message and "segment or video" in message
+    message = config_error(tmp_path, base, "stages.video.context_copy_steps=-1")
+    assert "stages.video.context_copy_steps is -1" in message
+    no_text = (
+        "model.input_settings.video.context_separator=null",
+        "model.config.level_settings.video.num_text_queries=0",
+    )
+    message = config_error(tmp_path, base, "stages.video.context_copy_steps=5", *no_text)
+    assert "stages.video.context_copy_steps is 5" in message and "context_separator" in message

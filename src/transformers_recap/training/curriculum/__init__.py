@@ -26,6 +26,8 @@ text_model/              the caption tokenizer and GPT-2 trained first (model.te
                          marked complete by checkpoint_complete.json once it is on disk
 <stage>/model/           the model and processor after the stage (what the next stage starts from); finished once
                          curriculum_run.json (the --max-steps it was trained with) exists
+<stage>/context_copy/    with stages.<stage>.context_copy_steps: the warm-up's checkpoints, train_log.json and the
+                         parameters it trained (trainable.safetensors, reused by a resumed stage)
 <stage>/metrics.json     CIDEr / ROUGE-L / METEOR per trained level on the validation split
 extraction/clip/         per-video CLS features (<vid>.safetensors) and predicted clip captions (<vid>.json)
 extraction/segment/      per-video predicted segment descriptions (<vid>.json)

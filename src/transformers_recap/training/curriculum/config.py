@@ -151,6 +151,10 @@ class StageOptions:
     - `vision_lr_warmup_steps`: with `train_vision`, the encoder's learning rate rises from 0 to the schedule's over
       N steps after its frozen ones (its Adam state starts then, so its first steps would be full-size; see
       [`ModuleWarmup`]);
+    - `context_copy_steps`: a segment or video stage first trains N steps to reproduce its own input text (runs of an
+      example's lower-level captions as context and as target, with the window's video features), then its own
+      targets (see [`context_copy_examples`]): the video level trained from scratch on a few hundred summaries does
+      not learn to read the segment descriptions out in order otherwise;
     - `samples_per_epoch`: examples drawn per level per epoch (Video ReCap-U; default: the smallest level's size);
     - `lora`: `peft.LoraConfig` arguments plus `target` (see `LORA_TARGET_MODULES`);
     - `use_ground_truth_inputs`: train on ground-truth lower-level captions (default: `data.use_ground_truth_inputs`);
@@ -161,6 +165,7 @@ class StageOptions:
     train_vision: bool = False
     freeze_vision_steps: int = 0
     vision_lr_warmup_steps: int = 0
+    context_copy_steps: int = 0
     samples_per_epoch: dict[Level, int] | None = None
     lora: dict[str, Any] | None = None
     use_ground_truth_inputs: bool | None = None
@@ -311,6 +316,7 @@ class CurriculumConfig:
                     "allow_package_export=true to replace them on purpose."
                 )
         self._check_model(source)
+        input_settings = merge_input_settings(self.model.input_settings)
         for stage in LEVELS:
             levels = stage_levels(stage, self.model.unified)
             options = self.stage_options(stage)
@@ -322,6 +328,14 @@ class CurriculumConfig:
                         f"{source.at(where)}: {where} is {steps}; it counts steps of a stage that trains the video "
                         "encoder (train_vision: true) and is 0 or more."
                     )
+            copy_steps = options.context_copy_steps
+            reads_text = any(input_settings[level]["context_separator"] is not None for level in levels)
+            if copy_steps < 0 or (copy_steps and not reads_text):
+                where = f"stages.{stage}.context_copy_steps"
+                raise CurriculumConfigError(
+                    f"{source.at(where)}: {where} is {copy_steps}; it counts steps of a stage whose levels read the "
+                    "lower level's captions (segment or video, with a context_separator) and is 0 or more."
+                )
             scheduler = self.stage_training_arguments(stage).get("lr_scheduler_type")
             if options.vision_lr_warmup_steps and scheduler == "reduce_lr_on_plateau":
                 where = f"stages.{stage}.vision_lr_warmup_steps"

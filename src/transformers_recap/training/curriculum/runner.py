@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+import torch
 from accelerate import PartialState
 from transformers.utils import logging
 
@@ -23,6 +24,7 @@ from .stages import (
     STAGES,
     FreezeForSteps,
     clip_reader,
+    context_copy_examples,
     is_finished,
     make_trainable,
     model_for_stage,
@@ -201,6 +203,9 @@ class Curriculum:
             use_ground_truth_inputs=use_ground_truth,
         )
         trainable_model = make_trainable(model, levels, options)
+        checkpoint = find_resume_checkpoint(arguments.output_dir) if resume else None
+        if options.context_copy_steps and checkpoint is None:  # a checkpoint of the stage holds the warm-up's result
+            self.train_context_copy(stage, trainable_model, train_sets, collator, max_steps, resume)
         callbacks = []
         if options.freeze_vision_steps:  # the configuration allows it only with train_vision
             callbacks.append(FreezeForSteps(model.model.vision_model, options.freeze_vision_steps))
@@ -220,7 +225,6 @@ class Curriculum:
             callbacks=callbacks,
             module_warmup=module_warmup,
         )
-        checkpoint = find_resume_checkpoint(arguments.output_dir) if resume else None
         trainer.train(resume_from_checkpoint=checkpoint)
         if trainer.state.global_step == 0:
             raise CurriculumConfigError(f"The {stage} stage trained 0 steps; its model was not saved.")
@@ -237,6 +241,67 @@ class Curriculum:
             record_finished(model_dir, max_steps)
         trainer.accelerator.wait_for_everyone()
         return model_dir
+
+    def train_context_copy(
+        self, stage: str, model, train_sets: Mapping, collator: VideoReCapDataCollator, max_steps, resume: bool
+    ) -> None:
+        """
+        The `context_copy_steps` warm-up of a stage (see [`context_copy_examples`]): its levels that read lower-level
+        captions train to reproduce them, in `<stage>/context_copy/checkpoints` with the stage's training arguments
+        for that many steps; the trained parameters are kept in `<stage>/context_copy/trainable.safetensors`, which a
+        resumed stage loads instead of training again.
+        """
+        from safetensors.torch import load_file, save_file
+
+        options = self.config.stage_options(stage)
+        directory = self.stage_dir(stage) / "context_copy"
+        weights = directory / "trainable.safetensors"
+        trainable = {name: parameter for name, parameter in model.named_parameters() if parameter.requires_grad}
+        if resume and weights.is_file():
+            state = load_file(weights)
+            if set(state) != set(trainable):
+                raise CurriculumConfigError(
+                    f"{weights} holds other parameters than the {stage} stage trains; delete {directory} to run the "
+                    "warm-up again."
+                )
+            with torch.no_grad():
+                for name, parameter in trainable.items():
+                    parameter.copy_(state[name])
+            logger.info(f"The {stage} stage's context-copy warm-up is done ({weights}); loaded it.")
+            return
+        if not resume and weights.is_file() and PartialState().is_main_process:
+            weights.unlink()  # an earlier run's: this one trains the warm-up again
+        processor = collator.processor
+        copy_sets = {
+            level: context_copy_examples(
+                dataset,
+                level,
+                collator.use_ground_truth_inputs,
+                processor.get_input_settings(level).context_separator,
+            )
+            for level, dataset in train_sets.items()
+            if processor.get_input_settings(level).takes_context
+        }
+        steps = options.context_copy_steps if max_steps is None else min(options.context_copy_steps, max_steps)
+        arguments = training_arguments(self.config, stage, {"max_steps": steps}, output_dir=directory / "checkpoints")
+        sizes = ", ".join(f"{len(dataset)} {level} runs" for level, dataset in copy_sets.items())
+        logger.info(f"The {stage} stage first learns to copy its input text for {steps} steps ({sizes}).")
+        trainer = VideoReCapTrainer(
+            model=model,
+            args=arguments,
+            train_dataset=MultiLevelDataset(copy_sets),
+            data_collator=collator,
+            processing_class=processor,
+        )
+        trainer.train(resume_from_checkpoint=find_resume_checkpoint(arguments.output_dir) if resume else None)
+        if trainer.is_world_process_zero():
+            state = {name: parameter.detach().cpu().contiguous() for name, parameter in trainable.items()}
+            temporary = directory / f".{weights.name}.tmp"
+            save_file(state, temporary)
+            os.replace(temporary, weights)
+            history = [entry for entry in trainer.state.log_history if "loss" in entry]
+            write_atomically(directory / "train_log.json", json.dumps(history, indent=1))
+        trainer.accelerator.wait_for_everyone()
 
     def evaluate_stage(self, stage: str, meteor_scorer=None) -> dict[str, dict[str, float]]:
         """

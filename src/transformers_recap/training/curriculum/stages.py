@@ -24,7 +24,7 @@ from ...models.video_recap import (
     VideoReCapProcessor,
     VideoReCapVideoProcessor,
 )
-from ...models.video_recap.processing_video_recap import merge_input_settings
+from ...models.video_recap.processing_video_recap import merge_input_settings, pack_context
 from ..files import write_atomically
 from .config import LORA_TARGET_MODULES, CurriculumConfig, CurriculumConfigError, StageOptions, TextOptions
 
@@ -281,6 +281,33 @@ class FreezeForSteps(TrainerCallback):
             self._set_trainable(True)
 
 
+def context_copy_examples(dataset, level: str, use_ground_truth_inputs: bool, separator: str, max_run: int = 8):
+    """
+    The examples of the `context_copy_steps` warm-up of a segment or video level: for every training example, each
+    run of at most `max_run` consecutive captions of its lower-level input (`segment_descriptions_pred` of a video
+    example, or `_gt` with ground-truth inputs), as the input text and, packed as the level reads it, as the target.
+    The video features stay those of the example's window.
+
+    Why: the video level reads the descriptions through its text Q-Former's queries and must write them back in
+    order, objects and all; a few hundred summaries do not teach that (README, "The demo recipe, measured"), while
+    the descriptions themselves, copied, give as many examples as there are runs. Hand-written: a task of this model.
+
+    Returns:
+        `datasets.Dataset` of the copy examples, in the order of `dataset` and, per example, by run start and length.
+    """
+    from datasets import Dataset
+
+    field = f"{'clip_captions' if level == 'segment' else 'segment_descriptions'}_{'gt' if use_ground_truth_inputs else 'pred'}"
+    rows = []
+    for example in dataset:
+        captions = list(example[field])
+        for start in range(len(captions)):
+            for end in range(start + 1, min(len(captions), start + max_run) + 1):
+                run = captions[start:end]
+                rows.append({**example, field: run, "text": pack_context(run, separator)})
+    return Dataset.from_list(rows)
+
+
 def _tensorboard_available() -> bool:
     try:
         import tensorboard  # noqa: F401
@@ -290,18 +317,23 @@ def _tensorboard_available() -> bool:
 
 
 def training_arguments(
-    config: CurriculumConfig, stage: str, overrides: Mapping | None = None, max_steps: int | None = None
+    config: CurriculumConfig,
+    stage: str,
+    overrides: Mapping | None = None,
+    max_steps: int | None = None,
+    output_dir: str | os.PathLike | None = None,
 ) -> Seq2SeqTrainingArguments:
     """
     The stage's `Seq2SeqTrainingArguments`: [`PAPER_TRAINING_ARGUMENTS`], then `training`, then the stage, then
-    `overrides`; `max_steps` (`--max-steps`) bounds the stage.
+    `overrides`; `max_steps` (`--max-steps`) bounds the stage; checkpoints go to `output_dir` (default: the stage's
+    `checkpoints/`).
     """
     arguments = {
         **PAPER_TRAINING_ARGUMENTS,
         "report_to": ["tensorboard"] if _tensorboard_available() else [],
         **config.stage_training_arguments(stage),
         **(overrides or {}),
-        "output_dir": os.fspath(config.checkpoints_dir(stage)),
+        "output_dir": os.fspath(output_dir or config.checkpoints_dir(stage)),
         "remove_unused_columns": False,
         "predict_with_generate": True,
         "seed": config.seed,
@@ -335,6 +367,7 @@ __all__ = [
     "STAGES",
     "build_initial_model",
     "clip_reader",
+    "context_copy_examples",
     "copy_level_weights",
     "make_trainable",
     "model_for_stage",
