@@ -289,15 +289,17 @@ def context_copy_examples(dataset, level: str, use_ground_truth_inputs: bool, se
     The video features stay those of the example's window.
 
     Why: the video level reads the descriptions through its text Q-Former's queries and must write them back in
-    order, objects and all; a few hundred summaries do not teach that (README, "The demo recipe, measured"), while
-    the descriptions themselves, copied, give as many examples as there are runs. Hand-written: a task of this model.
+    order, objects and all; a few hundred summaries do not teach that (README, "The demo model, and evidence that the
+    recipe learns"), while the descriptions themselves, copied, give as many examples as there are runs. Hand-written:
+    a task of this model.
 
     Returns:
         `datasets.Dataset` of the copy examples, in the order of `dataset` and, per example, by run start and length.
     """
     from datasets import Dataset
 
-    field = f"{'clip_captions' if level == 'segment' else 'segment_descriptions'}_{'gt' if use_ground_truth_inputs else 'pred'}"
+    source = "clip_captions" if level == "segment" else "segment_descriptions"
+    field = f"{source}_{'gt' if use_ground_truth_inputs else 'pred'}"
     rows = []
     for example in dataset:
         captions = list(example[field])
