@@ -133,6 +133,20 @@ def test_smoke_configuration_end_to_end(tmp_path, capsys):
     for name, value in final.state_dict().items():
         torch.testing.assert_close(exported.state_dict()[name], value)
 
+    # A video stage configured with more text queries than the segment stage's model was built with (the original
+    # uses 256 at both levels) rebuilds the video level: its text queries are the segment level's, repeated.
+    wider = read_curriculum_config(
+        SMOKE, overrides=["model.config.level_settings.video.num_text_queries=10"], output_dir=run_dir
+    )
+    widened, _ = Curriculum(wider).model_for_stage("video")
+    segment_model = VideoReCapForConditionalGeneration.from_pretrained(curriculum.stage_model_dir("segment"))
+    segment_tokens = segment_model.model.alignment["segment"].text_query_tokens
+    # rows int(arange(0, 4, 4 / 11))[1:] of the segment level's 4 (section 2.5 of the reference)
+    rows = [0, 0, 1, 1, 1, 2, 2, 2, 3, 3]
+    torch.testing.assert_close(widened.model.alignment["video"].text_query_tokens, segment_tokens[:, rows])
+    for name, value in segment_model.model.alignment["segment"].text_qformer.state_dict().items():
+        torch.testing.assert_close(widened.model.alignment["video"].text_qformer.state_dict()[name], value)
+
 
 def test_a_stage_without_its_starting_model_is_a_one_line_error(tmp_path, capsys):
     script = load_example("train_curriculum")
