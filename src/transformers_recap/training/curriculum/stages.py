@@ -212,12 +212,13 @@ def model_for_stage(
         # (e.g. the video-only / text-only ablations, or more text queries): rebuild those levels' modules, keep
         # every other weight. Only the changed levels' query tensors can differ in shape; they are initialised
         # afresh, then resized from the previous level's below (as the original's resume does) with init: previous.
+        # A unified model's shared queries are not copied between levels, so there a new shape stays an error.
         logger.info(f"Rebuilding the {changed} level modules with the configured level_settings.")
         config_dict = model.config.to_dict()
         config_dict["level_settings"].update({level: configured[level] for level in changed})
         model_config = VideoReCapConfig.from_dict(config_dict)
         model = VideoReCapForConditionalGeneration.from_pretrained(
-            previous_dir, config=model_config, ignore_mismatched_sizes=True
+            previous_dir, config=model_config, ignore_mismatched_sizes=not model_config.unified
         )
         processor = VideoReCapProcessor(
             video_processor=processor.video_processor, tokenizer=processor.tokenizer, input_settings=inputs
