@@ -11,6 +11,12 @@ video level). The teacher is given the ground truth of the level below (clip cap
 segment descriptions -> video summary), as it is trained and as it writes pseudo annotations. The baseline predicts
 the most frequent training caption of each level (`--train-data`). CIDEr / ROUGE-L / METEOR x 100 as the paper's
 evaluation (`compute_caption_metrics`, videorecap mode).
+
+`--given-ground-truth` separates what a level reads from what the level below gives it: each model's segment and
+video levels also caption every window from the ground-truth captions of the level below (with the model's own
+video features), and the video level gets two reference rows without a model, the summary template ("C ..., then
+..., and finally ....", the form of one synthetic summary) filled with the ground-truth segment descriptions and with
+each model's own: what reading its input out perfectly would score.
 """
 
 import argparse
@@ -18,6 +24,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from transformers_recap import LEVELS, demo_model_path
@@ -27,7 +34,7 @@ from transformers_recap.data.synthetic import (
     plan_synthetic_video,
     render_in_layout,
 )
-from transformers_recap.engine import HierarchicalCaptioner
+from transformers_recap.engine import HierarchicalCaptioner, open_video
 from transformers_recap.metrics import MeteorScorer, compute_caption_metrics
 from transformers_recap.models.video_recap import VideoReCapForConditionalGeneration, VideoReCapProcessor
 from transformers_recap.training.evaluation import format_table, most_frequent_caption
@@ -54,6 +61,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--train-data", help="Synthetic-HCap data folder of the most-frequent-caption baseline")
     parser.add_argument("--work-dir", required=True, help="rendered videos and predictions.json go here")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--given-ground-truth",
+        action="store_true",
+        help="also caption the segment and video levels from the ground truth below, and score the summary template",
+    )
     return parser.parse_args(argv)
 
 
@@ -86,6 +98,46 @@ def caption_with_model(directory: str, paths: list[Path], batch_size: int) -> di
         predictions["segment"].extend(caption.text for caption in captions.segments)
         predictions["video"].append(captions.summary)
     return predictions
+
+
+def caption_given_truth(directory: str, paths: list[Path], videos, batch_size: int) -> dict[str, list[str]]:
+    """Each model's segment and video levels, given the ground-truth captions of the level below."""
+    model = VideoReCapForConditionalGeneration.from_pretrained(directory).eval()
+    processor = VideoReCapProcessor.from_pretrained(directory)
+    captioner = HierarchicalCaptioner(model, processor, batch_size=batch_size, progress=False)
+    num_frames = model.config.vision_config.num_frames
+    predictions = {"segment": [], "video": []}
+    for path, video in zip(paths, videos, strict=True):
+        with open_video(str(path), captioner.clip_seconds, num_frames, short_side=captioner.short_side) as reader:
+            cls_features, _ = captioner.caption_clips(reader, caption=False)
+        clip_index = np.arange(len(cls_features))
+        segments = video.segments
+        features = [
+            processor.window_video_features(cls_features, segment.start_sec, segment.end_sec, clip_index)
+            for segment in segments
+        ]
+        contexts = [[clip.caption for clip in segment.clips] for segment in segments]
+        predictions["segment"] += captioner.describe_windows("segment", features, contexts)
+        predictions["video"] += captioner.describe_windows(
+            "video", [cls_features], [[segment.description for segment in segments]]
+        )
+    return predictions
+
+
+def per_video(segment_predictions: list[str], videos) -> list[list[str]]:
+    """A model's segment descriptions of all videos, split by video (each synthetic segment gets one)."""
+    ends = np.cumsum([len(video.segments) for video in videos])
+    if len(segment_predictions) != (ends[-1] if len(ends) else 0):
+        raise ValueError(f"{len(segment_predictions)} segment descriptions for {ends[-1]} segments.")
+    return [segment_predictions[end - len(video.segments) : end] for end, video in zip(ends, videos, strict=True)]
+
+
+def summary_template(descriptions: list[str]) -> str:
+    """One synthetic summary form filled with segment descriptions ("C a.", "C b." -> "C a, then b."); hand-written."""
+    activities = [description.removeprefix("C ").rstrip(".") for description in descriptions]
+    if len(activities) == 1:
+        return f"C {activities[0]}."
+    return f"C {', then '.join(activities[:-1])}, and finally {activities[-1]}."
 
 
 def caption_with_teacher(directory: str, videos, batch_size: int) -> dict[str, list[str]]:
@@ -165,6 +217,17 @@ def main(argv=None) -> int:
     predictions = {}
     for name, directory in models:
         predictions[name] = caption_with_model(directory, paths, args.batch_size)
+    if args.given_ground_truth:
+        predictions["summary template of the ground-truth segment descriptions"] = {
+            "video": [summary_template([segment.description for segment in video.segments]) for video in videos]
+        }
+        for name, directory in models:
+            predictions[f"summary template of {name}'s segment descriptions"] = {
+                "video": [summary_template(own) for own in per_video(predictions[name]["segment"], videos)]
+            }
+            predictions[f"{name} (given the ground truth below)"] = caption_given_truth(
+                directory, paths, videos, args.batch_size
+            )
     for value in args.teacher:
         name, directory = named(value, "teacher")
         predictions[f"{name} (given the ground truth below)"] = caption_with_teacher(
