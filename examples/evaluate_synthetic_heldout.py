@@ -133,7 +133,10 @@ def per_video(segment_predictions: list[str], videos) -> list[list[str]]:
 
 
 def summary_template(descriptions: list[str]) -> str:
-    """One synthetic summary form filled with segment descriptions ("C a.", "C b." -> "C a, then b."); hand-written."""
+    """
+    One synthetic summary form filled with segment descriptions ("C a.", "C b.", "C c." -> "C a, then b, and finally
+    c."); hand-written.
+    """
     activities = [description.removeprefix("C ").rstrip(".") for description in descriptions]
     if len(activities) == 1:
         return f"C {activities[0]}."
