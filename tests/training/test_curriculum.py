@@ -390,6 +390,45 @@ def test_context_copy_examples_are_the_runs_of_each_input_packed_as_the_level_re
     assert copies["text"] == ["#C C a", "#C C a#C C b", "#C C b"]
 
 
+def test_shuffled_context_copy_runs_draw_captions_from_every_example():
+    from collections import Counter
+
+    from datasets import Dataset
+
+    from transformers_recap.training.curriculum.stages import context_copy_examples
+
+    inputs = {"a": ["C x.", "C y.", "C z."], "b": ["C w.", "C v."], "c": []}
+    dataset = Dataset.from_list(
+        [{"video_uid": uid, "text": f"summary {uid}", "segment_descriptions_gt": runs} for uid, runs in inputs.items()]
+    )
+    pool = Counter(caption for runs in inputs.values() for caption in runs)
+    copies = context_copy_examples(
+        dataset, "video", use_ground_truth_inputs=True, separator=". ", max_run=2, shuffled_runs=400, seed=3
+    )
+    # One run per example trained on; the examples with an input in turn give the other fields.
+    assert len(copies) == 400
+    assert copies["video_uid"] == ["a", "b"] * 200
+    lengths = Counter()
+    for uid, run, text in zip(copies["video_uid"], copies["segment_descriptions_gt"], copies["text"], strict=True):
+        assert 1 <= len(run) <= min(2, len(inputs[uid]))
+        assert not Counter(run) - pool  # drawn from all inputs, without replacement within a run
+        assert text == " ".join(run)  # the descriptions end in a period: packed with ". ", they read as written
+        lengths[len(run)] += 1
+    assert set(lengths) == {1, 2}
+    drawn = Counter(caption for run in copies["segment_descriptions_gt"] for caption in run)
+    assert set(drawn) == set(pool)  # captions of both examples mix
+    assert any(
+        set(run) & set(inputs["a"]) and set(run) & set(inputs["b"]) for run in copies["segment_descriptions_gt"]
+    )
+    again = context_copy_examples(
+        dataset, "video", use_ground_truth_inputs=True, separator=". ", max_run=2, shuffled_runs=400, seed=3
+    )
+    other = context_copy_examples(
+        dataset, "video", use_ground_truth_inputs=True, separator=". ", max_run=2, shuffled_runs=400, seed=4
+    )
+    assert again["text"] == copies["text"] and other["text"] != copies["text"]
+
+
 def test_the_video_stage_first_learns_to_copy_its_input_and_a_resumed_stage_reuses_it(tmp_path):
     settings = {
         "stages.segment.per_device_train_batch_size": 2,
@@ -418,6 +457,20 @@ def test_the_video_stage_first_learns_to_copy_its_input_and_a_resumed_stage_reus
     curriculum.train_context_copy("video", fresh, train_sets, collator=None, max_steps=None, resume=True)
     for name, parameter in fresh.named_parameters():
         torch.testing.assert_close(parameter, copied[name] if name in copied else initial[name], msg=name)
+
+
+def test_a_shuffled_copy_warm_up_sees_each_of_its_runs_once(tmp_path):
+    settings = {
+        "stages.segment.per_device_train_batch_size": 2,
+        "stages.video.per_device_train_batch_size": 2,
+        "stages.video.context_copy_steps": 4,
+        "stages.video.context_copy_shuffled": True,
+    }
+    curriculum = Curriculum(tiny_data_config(tmp_path, **settings))
+    curriculum.run(evaluate=False)
+    log = json.loads((tmp_path / "video" / "context_copy" / "train_log.json").read_text())
+    # 4 steps of batches of 2 draw 8 runs, one epoch (the 2 videos' 6 consecutive runs would make it 1.33 epochs).
+    assert log[-1]["step"] == 4 and log[-1]["epoch"] == 1.0
 
 
 def test_context_copy_steps_is_checked(tmp_path):

@@ -155,6 +155,9 @@ class StageOptions:
       example's lower-level captions as context and as target, with the window's video features), then its own
       targets (see [`context_copy_examples`]): the video level trained from scratch on a few hundred summaries does
       not learn to read the segment descriptions out in order otherwise;
+    - `context_copy_shuffled`: the warm-up's runs draw their captions at random from all training examples' inputs,
+      one new run per example it trains on, instead of the consecutive runs of each example (which it would repeat
+      and learn by heart);
     - `samples_per_epoch`: examples drawn per level per epoch (Video ReCap-U; default: the smallest level's size);
     - `lora`: `peft.LoraConfig` arguments plus `target` (see `LORA_TARGET_MODULES`);
     - `use_ground_truth_inputs`: train on ground-truth lower-level captions (default: `data.use_ground_truth_inputs`);
@@ -166,6 +169,7 @@ class StageOptions:
     freeze_vision_steps: int = 0
     vision_lr_warmup_steps: int = 0
     context_copy_steps: int = 0
+    context_copy_shuffled: bool = False
     samples_per_epoch: dict[Level, int] | None = None
     lora: dict[str, Any] | None = None
     use_ground_truth_inputs: bool | None = None

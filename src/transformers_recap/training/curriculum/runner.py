@@ -272,18 +272,24 @@ class Curriculum:
         if not resume and weights.is_file() and PartialState().is_main_process:
             weights.unlink()  # an earlier run's: this one trains the warm-up again
         processor = collator.processor
+        steps = options.context_copy_steps if max_steps is None else min(options.context_copy_steps, max_steps)
+        arguments = training_arguments(self.config, stage, {"max_steps": steps}, output_dir=directory / "checkpoints")
+        # Shuffled runs: one per example the warm-up trains on.
+        examples_seen = (
+            steps * arguments.train_batch_size * arguments.gradient_accumulation_steps * arguments.world_size
+        )
         copy_sets = {
             level: context_copy_examples(
                 dataset,
                 level,
                 collator.use_ground_truth_inputs,
                 processor.get_input_settings(level).context_separator,
+                shuffled_runs=examples_seen if options.context_copy_shuffled else 0,
+                seed=self.config.seed,
             )
             for level, dataset in train_sets.items()
             if processor.get_input_settings(level).takes_context
         }
-        steps = options.context_copy_steps if max_steps is None else min(options.context_copy_steps, max_steps)
-        arguments = training_arguments(self.config, stage, {"max_steps": steps}, output_dir=directory / "checkpoints")
         sizes = ", ".join(f"{len(dataset)} {level} runs" for level, dataset in copy_sets.items())
         logger.info(f"The {stage} stage first learns to copy its input text for {steps} steps ({sizes}).")
         trainer = VideoReCapTrainer(

@@ -7,6 +7,7 @@ arguments.
 
 import json
 import os
+import random
 from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from pathlib import Path
@@ -286,12 +287,26 @@ class FreezeForSteps(TrainerCallback):
             self._set_trainable(True)
 
 
-def context_copy_examples(dataset, level: str, use_ground_truth_inputs: bool, separator: str, max_run: int = 8):
+def context_copy_examples(
+    dataset,
+    level: str,
+    use_ground_truth_inputs: bool,
+    separator: str,
+    max_run: int = 8,
+    shuffled_runs: int = 0,
+    seed: int = 0,
+):
     """
     The examples of the `context_copy_steps` warm-up of a segment or video level: for every training example, each
     run of at most `max_run` consecutive captions of its lower-level input (`segment_descriptions_pred` of a video
     example, or `_gt` with ground-truth inputs), as the input text and, packed as the level reads it, as the target.
     The video features stay those of the example's window.
+
+    With `shuffled_runs` > 0 (`context_copy_shuffled`), that many runs instead, none repeated in practice: the
+    training examples in turn, each giving its video features and a run of 1 to `max_run` (at most as many as it
+    has) captions drawn at random, without replacement, from the inputs of all training examples (`random.Random(seed)`).
+    Consecutive runs of a few hundred examples are few (2,400 for the demo's 160 videos), so 8,000 steps of 16 see each
+    one 53 times and the level learns them by heart rather than learning to copy.
 
     Why: the video level reads the descriptions through its text Q-Former's queries and must write them back in
     order, objects and all; a few hundred summaries do not teach that (README, "The demo model, and evidence that the
@@ -299,13 +314,23 @@ def context_copy_examples(dataset, level: str, use_ground_truth_inputs: bool, se
     a task of this model.
 
     Returns:
-        `datasets.Dataset` of the copy examples, in the order of `dataset` and, per example, by run start and length.
+        `datasets.Dataset` of the copy examples, in the order of `dataset` and, per example, by run start and length
+        (shuffled: in the order they were drawn).
     """
     from datasets import Dataset
 
     source = "clip_captions" if level == "segment" else "segment_descriptions"
     field = f"{source}_{'gt' if use_ground_truth_inputs else 'pred'}"
     rows = []
+    if shuffled_runs:
+        rng = random.Random(seed)
+        pool = [caption for captions in dataset[field] for caption in captions]
+        examples = [example for example in dataset if example[field]]
+        for index in range(shuffled_runs):
+            example = examples[index % len(examples)]
+            run = rng.sample(pool, rng.randint(1, min(len(example[field]), max_run, len(pool))))
+            rows.append({**example, field: run, "text": pack_context(run, separator)})
+        return Dataset.from_list(rows)
     for example in dataset:
         captions = list(example[field])
         for start in range(len(captions)):
