@@ -302,11 +302,11 @@ def context_copy_examples(
     example, or `_gt` with ground-truth inputs), as the input text and, packed as the level reads it, as the target.
     The video features stay those of the example's window.
 
-    With `shuffled_runs` > 0 (`context_copy_shuffled`), that many runs instead, none repeated in practice: the
-    training examples in turn, each giving its video features and a run of 1 to `max_run` (at most as many as it
-    has) captions drawn at random, without replacement, from the inputs of all training examples (`random.Random(seed)`).
-    Consecutive runs of a few hundred examples are few (2,400 for the demo's 160 videos), so 8,000 steps of 16 see each
-    one 53 times and the level learns them by heart rather than learning to copy.
+    With `shuffled_runs` > 0 (`context_copy_shuffled`), that many runs instead: the training examples in turn, each
+    giving its video features and a run of 1 to `max_run` (at most as many as it has) captions drawn at random,
+    without replacement, from the inputs of all training examples (`random.Random(seed)`); single captions recur,
+    longer runs hardly ever. Consecutive runs of a few hundred examples are few (2,400 for the demo's 160 videos), so
+    8,000 steps of 16 see each one 53 times and the level can learn them by heart rather than learn to copy.
 
     Why: the video level reads the descriptions through its text Q-Former's queries and must write them back in
     order, objects and all; a few hundred summaries do not teach that (README, "The demo model, and evidence that the
